@@ -1,0 +1,182 @@
+//! [`Output`]: where `process` sends its records, each with an event timestamp.
+//!
+//! Records are buffered in a `Vec` that is reused from batch to batch and handed to the runner's
+//! [`Emitter`] when full, so a hot loop pays neither an allocation nor a lock per record. The
+//! emitter may wait before taking a batch: that is how backpressure reaches `process`.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+
+use crate::error::Result;
+use crate::time::Timestamp;
+
+/// A record and its event timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamped<T> {
+    /// The record.
+    pub value: T,
+    /// Its event time.
+    pub timestamp: Timestamp,
+}
+
+/// A callback that runs once everything emitted before it was registered has been durably
+/// committed downstream, e.g. to acknowledge or delete source data.
+pub type Finalizer = Box<dyn FnOnce() -> BoxFuture<'static, Result<()>> + Send>;
+
+/// The runner's side of an [`Output`]: takes batches of records downstream.
+#[async_trait]
+pub trait Emitter<T: Send>: Send {
+    /// Takes every record of `batch`, leaving it empty (its capacity is reused). May wait until
+    /// downstream has room. An error ends the `process` call.
+    async fn emit_batch(&mut self, batch: &mut Vec<Timestamped<T>>) -> Result<()>;
+
+    /// Keeps `finalizer` to run after everything emitted so far is durably committed.
+    fn register_finalizer(&mut self, finalizer: Finalizer);
+}
+
+/// Collects everything in memory, finalizers included; for tests and the conformance kit.
+pub struct CollectEmitter<T> {
+    /// The records emitted so far.
+    pub records: Vec<Timestamped<T>>,
+    /// The finalizers registered so far.
+    pub finalizers: Vec<Finalizer>,
+}
+
+impl<T> Default for CollectEmitter<T> {
+    fn default() -> Self {
+        CollectEmitter {
+            records: Vec::new(),
+            finalizers: Vec::new(),
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for CollectEmitter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectEmitter")
+            .field("records", &self.records)
+            .field("finalizers", &self.finalizers.len())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl<T: Send> Emitter<T> for CollectEmitter<T> {
+    async fn emit_batch(&mut self, batch: &mut Vec<Timestamped<T>>) -> Result<()> {
+        self.records.append(batch);
+        Ok(())
+    }
+
+    fn register_finalizer(&mut self, finalizer: Finalizer) {
+        self.finalizers.push(finalizer);
+    }
+}
+
+/// The receiver `process` emits into.
+///
+/// ```
+/// use sdf_core::{CollectEmitter, Output, Timestamp};
+/// # futures::executor::block_on(async {
+/// let mut sink = CollectEmitter::default();
+/// let mut out = Output::new(&mut sink, Timestamp::from_millis(1), 2);
+/// out.emit("a").await?;                                  // the input's timestamp
+/// out.emit_at("b", Timestamp::from_millis(5)).await?;    // its own; the buffer is now full
+/// out.flush().await?;
+/// assert_eq!(out.emitted(), 2);
+/// assert_eq!(out.max_timestamp(), Timestamp::from_millis(5));
+/// # drop(out);
+/// assert_eq!(sink.records.len(), 2);
+/// # Ok::<(), sdf_core::Error>(()) }).unwrap();
+/// ```
+pub struct Output<'a, T: Send> {
+    buffer: Vec<Timestamped<T>>,
+    capacity: usize,
+    default_timestamp: Timestamp,
+    max_timestamp: Timestamp,
+    emitted: u64,
+    emitter: &'a mut dyn Emitter<T>,
+}
+
+impl<'a, T: Send> Output<'a, T> {
+    /// An output that sends batches of up to `batch_size` records to `emitter`; records emitted
+    /// without a timestamp get `default_timestamp` (the input element's).
+    pub fn new(
+        emitter: &'a mut dyn Emitter<T>,
+        default_timestamp: Timestamp,
+        batch_size: usize,
+    ) -> Self {
+        let capacity = batch_size.max(1);
+        Output {
+            buffer: Vec::with_capacity(capacity),
+            capacity,
+            default_timestamp,
+            max_timestamp: Timestamp::MIN,
+            emitted: 0,
+            emitter,
+        }
+    }
+
+    /// Emits `value` with the input element's timestamp.
+    #[inline]
+    pub async fn emit(&mut self, value: T) -> Result<()> {
+        let timestamp = self.default_timestamp;
+        self.emit_at(value, timestamp).await
+    }
+
+    /// Emits `value` with its own event timestamp.
+    #[inline]
+    pub async fn emit_at(&mut self, value: T, timestamp: Timestamp) -> Result<()> {
+        self.buffer.push(Timestamped { value, timestamp });
+        if timestamp > self.max_timestamp {
+            self.max_timestamp = timestamp;
+        }
+        if self.buffer.len() >= self.capacity {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the buffered records downstream now. The runner flushes when `process` returns.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.emitted += self.buffer.len() as u64;
+        self.emitter.emit_batch(&mut self.buffer).await
+    }
+
+    /// Runs `finalizer` after everything emitted so far (buffered records included) has been
+    /// durably committed downstream: the place to acknowledge or delete source data. It never
+    /// runs if the output is not committed (the work is then retried, and registers it again).
+    pub async fn after_commit(&mut self, finalizer: Finalizer) -> Result<()> {
+        self.flush().await?;
+        self.emitter.register_finalizer(finalizer);
+        Ok(())
+    }
+
+    /// Records emitted so far (buffered ones included).
+    pub fn emitted(&self) -> u64 {
+        self.emitted + self.buffer.len() as u64
+    }
+
+    /// The largest event timestamp emitted so far, [`Timestamp::MIN`] before any output.
+    pub fn max_timestamp(&self) -> Timestamp {
+        self.max_timestamp
+    }
+
+    /// The timestamp given to records emitted with [`emit`](Self::emit).
+    pub fn default_timestamp(&self) -> Timestamp {
+        self.default_timestamp
+    }
+}
+
+impl<T: Send> fmt::Debug for Output<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Output")
+            .field("buffered", &self.buffer.len())
+            .field("emitted", &self.emitted())
+            .finish_non_exhaustive()
+    }
+}

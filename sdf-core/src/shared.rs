@@ -1,0 +1,396 @@
+//! [`SharedTracker`]: the tracker handle `process` claims through, and [`SplitHandle`], through
+//! which a runner splits the same tracker from another thread.
+//!
+//! # Design: cooperative splitting, lock-free claims
+//!
+//! Every Beam SDK wraps the tracker in a mutex, so each claim pays a lock. Here the claiming side
+//! *owns* the tracker. A runner that wants a split posts a request to a mailbox and raises a
+//! flag; the next `try_claim` sees the flag (one relaxed atomic load), performs the request on
+//! the tracker it owns, and replies. A claim therefore costs the raw tracker's claim plus one
+//! load and one branch.
+//!
+//! The price: a request is answered at the next claim, or when the `process` call ends and the
+//! runner takes the tracker back ([`SharedTracker::into_inner`] answers what is left). A DoFn
+//! that awaits for a long time between claims delays splits, never their correctness. Long waits
+//! belong in `ProcessContinuation::Resume { delay }`, not inside `process`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures::channel::oneshot;
+
+use crate::error::TrackerError;
+use crate::tracker::{Progress, RestrictionTracker, SplitResult};
+
+type SplitReply<R> = Result<Option<SplitResult<R>>, TrackerError>;
+
+/// A point-in-time view of a running tracker, for a runner's split policy and metrics.
+#[derive(Debug, Clone)]
+pub struct TrackerSnapshot<R> {
+    /// The current restriction.
+    pub restriction: R,
+    /// Its progress.
+    pub progress: Progress,
+    /// Successful claims so far in this call.
+    pub claims: u64,
+    /// Whether the restriction is bounded.
+    pub bounded: bool,
+}
+
+enum Request<R> {
+    Split {
+        fraction: f64,
+        /// Defer the split until at least one claim succeeded (Beam PR #32044: a checkpoint
+        /// before the first claim makes no progress and can livelock).
+        after_first_claim: bool,
+        reply: oneshot::Sender<SplitReply<R>>,
+    },
+    Snapshot {
+        reply: oneshot::Sender<TrackerSnapshot<R>>,
+    },
+}
+
+struct Mailbox<R> {
+    /// Raised while a request waits; read with one relaxed load per claim.
+    pending: AtomicBool,
+    /// Set when the `process` call's handle is gone; later requests are answered at once.
+    closed: AtomicBool,
+    requests: Mutex<Vec<Request<R>>>,
+}
+
+impl<R> Mailbox<R> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Request<R>>> {
+        // A panic while holding this lock cannot leave the Vec inconsistent.
+        self.requests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The tracker handle that `process` claims through.
+///
+/// It implements [`RestrictionTracker`] by delegating to the tracker it owns, and answers the
+/// requests of its [`SplitHandle`]s at each claim. See the module docs for the design.
+///
+/// ```
+/// use sdf_core::{OffsetRange, OffsetRangeTracker, RestrictionTracker, SharedTracker};
+/// let mut tracker = SharedTracker::new(OffsetRangeTracker::new(OffsetRange::new(0, 100)));
+/// let splitter = tracker.split_handle();
+/// assert!(tracker.try_claim(0)?);
+///
+/// // Another thread (here: this one) asks for half of the remaining work...
+/// let reply = splitter.try_split(0.5);
+/// // ...which the next claim performs before claiming.
+/// assert!(tracker.try_claim(1)?);
+/// let split = futures::executor::block_on(reply)?.unwrap();
+/// assert_eq!(split.residual, OffsetRange::new(50, 100));
+/// assert!(!tracker.try_claim(50)?);
+/// # Ok::<(), sdf_core::TrackerError>(())
+/// ```
+pub struct SharedTracker<T: RestrictionTracker> {
+    tracker: T,
+    claims: u64,
+    /// A split the conformance kit schedules at an exact claim count: `(claims, fraction)`.
+    scheduled: Option<(u64, f64)>,
+    scheduled_result: Option<SplitReply<T::Restriction>>,
+    /// Residuals split off for a requester that stopped waiting: never dropped silently.
+    orphaned: Vec<T::Restriction>,
+    closer: Closer<T::Restriction>,
+}
+
+/// Answers the requests still in the mailbox when the claiming side goes away.
+struct Closer<R>(Arc<Mailbox<R>>);
+
+impl<R> Drop for Closer<R> {
+    fn drop(&mut self) {
+        let mut requests = self.0.lock();
+        self.0.closed.store(true, Ordering::Release);
+        self.0.pending.store(false, Ordering::Relaxed);
+        for request in requests.drain(..) {
+            match request {
+                Request::Split { reply, .. } => {
+                    let _ = reply.send(Ok(None));
+                }
+                // Dropping the sender tells the requester the call has ended.
+                Request::Snapshot { .. } => {}
+            }
+        }
+    }
+}
+
+impl<T: RestrictionTracker> SharedTracker<T> {
+    /// Wraps `tracker`.
+    pub fn new(tracker: T) -> Self {
+        SharedTracker {
+            tracker,
+            claims: 0,
+            scheduled: None,
+            scheduled_result: None,
+            orphaned: Vec::new(),
+            closer: Closer(Arc::new(Mailbox {
+                pending: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+                requests: Mutex::new(Vec::new()),
+            })),
+        }
+    }
+
+    /// A handle through which other threads and tasks split this tracker.
+    pub fn split_handle(&self) -> SplitHandle<T::Restriction> {
+        SplitHandle {
+            mailbox: Arc::clone(&self.closer.0),
+        }
+    }
+
+    /// Successful claims made through this handle.
+    pub fn claims(&self) -> u64 {
+        self.claims
+    }
+
+    /// The wrapped tracker.
+    pub fn get_ref(&self) -> &T {
+        &self.tracker
+    }
+
+    /// Answers every waiting request now. Runners call this when they hold the tracker outside
+    /// `process` (before handing it over, or after the call returned).
+    pub fn serve_requests(&mut self) {
+        if self.closer.0.pending.load(Ordering::Relaxed) {
+            self.serve();
+        }
+    }
+
+    /// Answers what is waiting, closes the split handles (later requests get `Ok(None)`), and
+    /// returns the tracker.
+    ///
+    /// Check [`orphaned_residuals`](Self::orphaned_residuals) first if split requesters may
+    /// have given up waiting.
+    pub fn into_inner(mut self) -> T {
+        self.serve_requests();
+        self.tracker
+    }
+
+    /// Residuals of splits whose requester dropped its [`SplitReplyFuture`] after the split was
+    /// made. The work is no longer in this tracker's restriction: the runner must schedule it.
+    pub fn orphaned_residuals(&mut self) -> Vec<T::Restriction> {
+        std::mem::take(&mut self.orphaned)
+    }
+
+    /// Schedules a split of `fraction` just before claim number `claims + 1` is attempted, i.e.
+    /// after exactly `claims` successful claims. The result is in [`Self::take_scheduled_split`].
+    pub(crate) fn schedule_split(&mut self, claims: u64, fraction: f64) {
+        self.scheduled = Some((claims, fraction));
+        let _guard = self.closer.0.lock();
+        self.closer.0.pending.store(true, Ordering::Relaxed);
+    }
+
+    /// The outcome of the split set with `schedule_split`, once it happened.
+    pub(crate) fn take_scheduled_split(&mut self) -> Option<SplitReply<T::Restriction>> {
+        self.scheduled_result.take()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn serve(&mut self) {
+        if let Some((at, fraction)) = self.scheduled
+            && at == self.claims
+        {
+            self.scheduled = None;
+            self.scheduled_result = Some(self.tracker.try_split(fraction));
+        }
+        let mut requests = self.closer.0.lock();
+        let mut deferred = Vec::new();
+        for request in requests.drain(..) {
+            match request {
+                Request::Split {
+                    after_first_claim: true,
+                    fraction,
+                    reply,
+                } if self.claims == 0 => deferred.push(Request::Split {
+                    fraction,
+                    after_first_claim: true,
+                    reply,
+                }),
+                Request::Split {
+                    fraction, reply, ..
+                } => {
+                    if reply.is_canceled() {
+                        continue;
+                    }
+                    if let Err(Ok(Some(split))) = reply.send(self.tracker.try_split(fraction)) {
+                        self.orphaned.push(split.residual);
+                    }
+                }
+                Request::Snapshot { reply } => {
+                    let _ = reply.send(TrackerSnapshot {
+                        restriction: self.tracker.current_restriction(),
+                        progress: self.tracker.progress(),
+                        claims: self.claims,
+                        bounded: self.tracker.is_bounded(),
+                    });
+                }
+            }
+        }
+        *requests = deferred;
+        let still_pending = !requests.is_empty() || self.scheduled.is_some();
+        self.closer
+            .0
+            .pending
+            .store(still_pending, Ordering::Relaxed);
+    }
+}
+
+impl<T: RestrictionTracker> RestrictionTracker for SharedTracker<T> {
+    type Restriction = T::Restriction;
+    type Position = T::Position;
+
+    #[inline]
+    fn try_claim(&mut self, position: T::Position) -> Result<bool, TrackerError> {
+        if self.closer.0.pending.load(Ordering::Relaxed) {
+            self.serve();
+        }
+        let claimed = self.tracker.try_claim(position)?;
+        self.claims += u64::from(claimed);
+        Ok(claimed)
+    }
+
+    fn try_split(&mut self, fraction: f64) -> SplitReply<T::Restriction> {
+        self.tracker.try_split(fraction)
+    }
+
+    fn current_restriction(&self) -> T::Restriction {
+        self.tracker.current_restriction()
+    }
+
+    fn check_done(&self) -> Result<(), TrackerError> {
+        self.tracker.check_done()
+    }
+
+    fn progress(&self) -> Progress {
+        self.tracker.progress()
+    }
+
+    fn is_bounded(&self) -> bool {
+        self.tracker.is_bounded()
+    }
+}
+
+impl<T: RestrictionTracker + fmt::Debug> fmt::Debug for SharedTracker<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedTracker")
+            .field("tracker", &self.tracker)
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits a [`SharedTracker`] from another thread or task. Cheap to clone; `Send + Sync`.
+///
+/// Requests are answered at the tracker's next claim (see the module docs). Once the `process`
+/// call has ended and its handle was dropped or unwrapped, splits answer `Ok(None)` and
+/// snapshots `None`.
+pub struct SplitHandle<R> {
+    mailbox: Arc<Mailbox<R>>,
+}
+
+impl<R> Clone for SplitHandle<R> {
+    fn clone(&self) -> Self {
+        SplitHandle {
+            mailbox: Arc::clone(&self.mailbox),
+        }
+    }
+}
+
+impl<R> fmt::Debug for SplitHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SplitHandle")
+            .field("closed", &self.mailbox.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<R: Send + 'static> SplitHandle<R> {
+    /// Asks for a split keeping `fraction` of the remaining work in the primary.
+    ///
+    /// The request is posted at once; the returned future resolves when the tracker answered.
+    /// It need not be awaited at once, so code running *inside* the `process` call can post a
+    /// checkpoint request (fraction 0) without waiting for itself.
+    pub fn try_split(&self, fraction: f64) -> SplitReplyFuture<R> {
+        self.post_split(fraction, false)
+    }
+
+    /// Like [`try_split`](Self::try_split), but the split waits until the call has claimed at
+    /// least once. A runner's checkpoint uses this: a checkpoint before the first claim would
+    /// hand the whole restriction back without progress.
+    pub fn try_split_after_first_claim(&self, fraction: f64) -> SplitReplyFuture<R> {
+        self.post_split(fraction, true)
+    }
+
+    fn post_split(&self, fraction: f64, after_first_claim: bool) -> SplitReplyFuture<R> {
+        let (reply, receiver) = oneshot::channel();
+        self.post(Request::Split {
+            fraction,
+            after_first_claim,
+            reply,
+        });
+        SplitReplyFuture { receiver }
+    }
+
+    /// Asks for the tracker's restriction, progress and claim count; `None` if the call ended.
+    pub async fn snapshot(&self) -> Option<TrackerSnapshot<R>> {
+        let (reply, receiver) = oneshot::channel();
+        self.post(Request::Snapshot { reply });
+        receiver.await.ok()
+    }
+
+    /// Whether the `process` call this handle belongs to has ended.
+    pub fn is_closed(&self) -> bool {
+        self.mailbox.closed.load(Ordering::Acquire)
+    }
+
+    fn post(&self, request: Request<R>) {
+        let mut requests = self.mailbox.lock();
+        if self.mailbox.closed.load(Ordering::Acquire) {
+            // Dropping the request answers it: splits resolve to Ok(None), snapshots to None.
+            return;
+        }
+        requests.push(request);
+        self.mailbox.pending.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The answer to a [`SplitHandle::try_split`]: `Ok(None)` if no split was possible or the call
+/// had ended.
+#[must_use = "await this to learn the residual; if dropped, the residual is kept as orphaned"]
+pub struct SplitReplyFuture<R> {
+    receiver: oneshot::Receiver<SplitReply<R>>,
+}
+
+impl<R> SplitReplyFuture<R> {
+    /// The answer if it has arrived, without waiting: `None` while the request is pending.
+    pub fn try_take(&mut self) -> Option<SplitReply<R>> {
+        match self.receiver.try_recv() {
+            Ok(Some(reply)) => Some(reply),
+            Ok(None) => None,
+            Err(oneshot::Canceled) => Some(Ok(None)),
+        }
+    }
+}
+
+impl<R> Future for SplitReplyFuture<R> {
+    type Output = SplitReply<R>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.receiver)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Ok(None)))
+    }
+}
+
+impl<R> fmt::Debug for SplitReplyFuture<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SplitReplyFuture")
+    }
+}

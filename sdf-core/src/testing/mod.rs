@@ -1,0 +1,1 @@
+//! The conformance kit (in progress in this commit).
