@@ -209,6 +209,15 @@ impl OffsetRangeTracker {
         self.last_attempted.filter(|&a| a < self.range.end)
     }
 
+    /// Replaces the range by `primary`, the primary of a split computed elsewhere (by a tracker
+    /// that wraps this one). It must start where the range starts and end after the last
+    /// attempted offset.
+    pub(crate) fn narrow_to(&mut self, primary: OffsetRange) {
+        debug_assert_eq!(primary.start, self.range.start);
+        debug_assert!(i128::from(primary.end) > self.cursor());
+        self.range = primary;
+    }
+
     /// `cur` of the split arithmetic: the last attempted offset, or `start - 1`.
     fn cursor(&self) -> i128 {
         self.last_attempted
