@@ -598,3 +598,6 @@ fn fraction_of(key: &ByteKey, range: &ByteKeyRange) -> f64 {
     };
     (top(&done) as f64 / top(&total) as f64).clamp(0.0, 1.0)
 }
+
+#[cfg(test)]
+mod tests;
