@@ -92,7 +92,7 @@
 //! multiplied in 128-bit integers, so no range near the `i64` limits overflows and no
 //! floating-point error moves a split. Fractions outside `[0, 1]` are errors, never clamped.
 
-// mod byte_key;
+mod byte_key;
 mod dofn;
 mod elementwise;
 mod error;
@@ -109,7 +109,7 @@ mod watermark;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-// pub use byte_key::{ByteKey, ByteKeyRange, ByteKeyRangeTracker};
+pub use byte_key::{ByteKey, ByteKeyRange, ByteKeyRangeTracker};
 pub use dofn::{ProcessContinuation, SplittableDoFn, WatermarkState};
 pub use elementwise::{FlatMap, filter, flat_map, map};
 pub use error::{Error, Result, TrackerError, WatermarkError};
