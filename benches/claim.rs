@@ -28,7 +28,8 @@ fn claim_loop(c: &mut Criterion) {
     });
 
     group.bench_function("shared", |b| {
-        let mut tracker = SharedTracker::new(OffsetRangeTracker::new(OffsetRange::new(0, i64::MAX)));
+        let mut tracker =
+            SharedTracker::new(OffsetRangeTracker::new(OffsetRange::new(0, i64::MAX)));
         // A live split handle, as during a real run: the claim path must still be cheap.
         let _splitter = tracker.split_handle();
         let mut next = 0i64;
@@ -80,11 +81,17 @@ fn main() {
     claim_loop(&mut criterion);
     split_cost(&mut criterion);
     criterion.final_summary();
-    if let (Some(raw), Some(shared), Some(mutex)) = (mean_ns("raw"), mean_ns("shared"), mean_ns("mutex")) {
+    if let (Some(raw), Some(shared), Some(mutex)) =
+        (mean_ns("raw"), mean_ns("shared"), mean_ns("mutex"))
+    {
         let per = |ns: f64| ns / CLAIMS as f64;
         println!("\nclaim cost per claim (mean of this run):");
         println!("  raw     {:>7.2} ns", per(raw));
-        println!("  shared  {:>7.2} ns   {:.2}x raw   (target <= 2x)", per(shared), shared / raw);
+        println!(
+            "  shared  {:>7.2} ns   {:.2}x raw   (target <= 2x)",
+            per(shared),
+            shared / raw
+        );
         println!("  mutex   {:>7.2} ns   {:.2}x raw", per(mutex), mutex / raw);
     }
 }

@@ -507,7 +507,7 @@ fn add(a: &[u8], b: &[u8]) -> Vec<u8> {
 /// `floor(x × fraction)` for `fraction` in `(0, 1)`, read as its shortest decimal
 /// `numerator / 10^exponent` and computed exactly.
 fn mul_fraction(x: &[u8], fraction: f64) -> Vec<u8> {
-    let (numerator, mut exponent) = decimal(fraction);
+    let (numerator, mut exponent) = crate::fraction::decimal(fraction);
     // numerator < 10^17 < 2^57: the product needs at most 8 more bytes.
     const HEAD: usize = 8;
     let mut p = vec![0u8; x.len() + HEAD];
@@ -541,17 +541,6 @@ fn div_small(x: &mut [u8], d: u64) {
         *b = (cur / d) as u8;
         rem = cur % d;
     }
-}
-
-/// The shortest decimal representation of `fraction` in `(0, 1)` as `numerator / 10^exponent`.
-fn decimal(fraction: f64) -> (u64, u32) {
-    // `Display` for f64 prints the shortest digits that round-trip, never in exponent form.
-    let text = fraction.to_string();
-    let digits = text.split_once('.').map_or("", |(_, d)| d);
-    let numerator = digits
-        .bytes()
-        .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
-    (numerator, digits.len() as u32)
 }
 
 /// The split key `lo + floor((end − lo) × fraction)`, trailing zero bytes trimmed (the

@@ -25,7 +25,7 @@ pub(crate) fn floor_mul(span: u128, fraction: f64) -> u128 {
     }
     let (numerator, exponent) = decimal(fraction);
     // numerator < 10^17 < 2^57 and span <= 2^64, so the product fits in u128 (< 2^121).
-    let product = span * numerator;
+    let product = span * u128::from(numerator);
     match 10u128.checked_pow(exponent) {
         Some(denominator) => product / denominator,
         // 10^exponent > 2^128 > product: the quotient is zero.
@@ -33,15 +33,16 @@ pub(crate) fn floor_mul(span: u128, fraction: f64) -> u128 {
     }
 }
 
-/// The shortest decimal representation of `fraction` in `(0, 1)` as `numerator / 10^exponent`.
-fn decimal(fraction: f64) -> (u128, u32) {
+/// The shortest decimal representation of `fraction` in `(0, 1)` as `numerator / 10^exponent`;
+/// `numerator < 10^17`. Shared by every tracker that splits by a fraction.
+pub(crate) fn decimal(fraction: f64) -> (u64, u32) {
     // `Display` for f64 prints the shortest digits that round-trip, never in exponent form.
     let text = fraction.to_string();
     let digits = text.split_once('.').map_or("", |(_, d)| d);
     let exponent = digits.len() as u32;
     let numerator = digits
         .bytes()
-        .fold(0u128, |n, b| n * 10 + u128::from(b - b'0'));
+        .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
     (numerator, exponent)
 }
 

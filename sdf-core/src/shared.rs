@@ -180,6 +180,7 @@ impl<T: RestrictionTracker> SharedTracker<T> {
 
     /// Schedules a split of `fraction` just before claim number `claims + 1` is attempted, i.e.
     /// after exactly `claims` successful claims. The result is in [`Self::take_scheduled_split`].
+    #[cfg(feature = "testing")]
     pub(crate) fn schedule_split(&mut self, claims: u64, fraction: f64) {
         self.scheduled = Some((claims, fraction));
         let _guard = self.closer.0.lock();
@@ -187,6 +188,7 @@ impl<T: RestrictionTracker> SharedTracker<T> {
     }
 
     /// The outcome of the split set with `schedule_split`, once it happened.
+    #[cfg(feature = "testing")]
     pub(crate) fn take_scheduled_split(&mut self) -> Option<SplitReply<T::Restriction>> {
         self.scheduled_result.take()
     }

@@ -133,3 +133,32 @@ fn wrapped_trackers_compose() {
     }
     check_tracker_contract(&Fixture, &r(0, 6)).unwrap();
 }
+
+#[test]
+fn byte_key_tracker_keeps_the_contract() {
+    use sdf_core::{ByteKey, ByteKeyRange};
+    let fixture = ByteKeyFixture::exhaustive(&[0x00, 0x61, 0x62, 0xff], 2);
+    let cases = [
+        ("bounded", ByteKeyRange::new(&b"a"[..], &b"b\x00"[..])),
+        (
+            "unbounded end",
+            ByteKeyRange::new(&b"a"[..], ByteKey::empty()),
+        ),
+        ("everything", ByteKeyRange::all()),
+        (
+            "trailing zeros",
+            ByteKeyRange::new(&b"a"[..], &b"a\x00\x00\x01"[..]),
+        ),
+        ("empty", ByteKeyRange::new(&b"b"[..], &b"b"[..])),
+    ];
+    for (name, range) in cases {
+        let report =
+            check_tracker_contract(&fixture, &range).unwrap_or_else(|v| panic!("{name}: {v}"));
+        if !fixture.positions(&range).is_empty() {
+            assert!(
+                report.splits > 0 && report.checkpoints > 0,
+                "{name}: {report:?}"
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::fmt::Debug;
 
+use crate::byte_key::{ByteKey, ByteKeyRange, ByteKeyRangeTracker};
 use crate::growable::{GrowableOffsetRangeTracker, RangeEndEstimator};
 use crate::offset_range::{OffsetRange, OffsetRangeTracker};
 use crate::shared::SharedTracker;
@@ -102,6 +103,57 @@ impl TrackerFixture for GrowableFixture {
 
     fn is_dense(&self, r: &OffsetRange) -> bool {
         r.end() <= self.data_end
+    }
+}
+
+/// [`ByteKeyRangeTracker`] over a sample of keys: the keys of a small test data set.
+#[derive(Debug, Clone, Default)]
+pub struct ByteKeyFixture {
+    /// The keys that exist; `positions` returns those in the restriction, sorted.
+    pub keys: Vec<ByteKey>,
+}
+
+impl ByteKeyFixture {
+    /// Every key of length 1 to `max_len` over `alphabet`, plus keys with trailing zero bytes
+    /// (`a` < `a\0` < `a\0\0`), the cases interpolation gets wrong most easily.
+    pub fn exhaustive(alphabet: &[u8], max_len: usize) -> Self {
+        let mut keys: Vec<ByteKey> = Vec::new();
+        let mut layer: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..max_len {
+            layer = layer
+                .iter()
+                .flat_map(|k| alphabet.iter().map(move |&b| [k.as_slice(), &[b]].concat()))
+                .collect();
+            keys.extend(layer.iter().cloned().map(ByteKey::from));
+        }
+        for &b in alphabet {
+            keys.push(ByteKey::from(vec![b, 0]));
+            keys.push(ByteKey::from(vec![b, 0, 0]));
+        }
+        keys.sort();
+        keys.dedup();
+        ByteKeyFixture { keys }
+    }
+}
+
+impl TrackerFixture for ByteKeyFixture {
+    type Tracker = ByteKeyRangeTracker;
+
+    fn new_tracker(&self, r: &ByteKeyRange) -> ByteKeyRangeTracker {
+        ByteKeyRangeTracker::new(r.clone())
+    }
+
+    fn positions(&self, r: &ByteKeyRange) -> Vec<ByteKey> {
+        self.keys
+            .iter()
+            .filter(|k| r.contains(k))
+            .cloned()
+            .collect()
+    }
+
+    /// The empty key: "the end of the range".
+    fn end_claim(&self, _: &ByteKeyRange) -> Option<ByteKey> {
+        Some(ByteKey::empty())
     }
 }
 

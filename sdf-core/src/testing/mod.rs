@@ -47,8 +47,8 @@ pub use exhaustive::{
     ExhaustiveOptions, SdfReport, check_sdf_exhaustive, check_sdf_exhaustive_with,
 };
 pub use fixtures::{
-    FixedEstimate, FixturePosition, FixtureRestriction, GrowableFixture, OffsetFixture,
-    SharedFixture, TrackerFixture, UnsplittableFixture,
+    ByteKeyFixture, FixedEstimate, FixturePosition, FixtureRestriction, GrowableFixture,
+    OffsetFixture, SharedFixture, TrackerFixture, UnsplittableFixture,
 };
 pub use violation::Violation;
 
