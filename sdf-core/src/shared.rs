@@ -396,3 +396,109 @@ impl<R> fmt::Debug for SplitReplyFuture<R> {
         f.write_str("SplitReplyFuture")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::offset_range::{OffsetRange, OffsetRangeTracker};
+
+    fn tracker(end: i64) -> SharedTracker<OffsetRangeTracker> {
+        SharedTracker::new(OffsetRangeTracker::new(OffsetRange::new(0, end)))
+    }
+
+    #[test]
+    fn a_request_is_answered_at_the_next_claim_before_claiming() {
+        let mut t = tracker(10);
+        let handle = t.split_handle();
+        assert!(t.try_claim(0).unwrap());
+        let mut reply = handle.try_split(0.0);
+        assert!(
+            reply.try_take().is_none(),
+            "nothing answers until the next claim"
+        );
+        assert!(
+            !t.try_claim(1).unwrap(),
+            "the checkpoint was taken before claim 1"
+        );
+        let split = reply.try_take().unwrap().unwrap().unwrap();
+        assert_eq!(split.residual, OffsetRange::new(1, 10));
+    }
+
+    #[test]
+    fn after_first_claim_requests_wait_for_a_claim() {
+        let mut t = tracker(10);
+        let handle = t.split_handle();
+        let mut deferred = handle.try_split_after_first_claim(0.0);
+        let mut immediate = handle.try_split(0.9);
+        assert!(
+            t.try_claim(0).unwrap(),
+            "claim 0 is not refused: the checkpoint waited"
+        );
+        assert!(deferred.try_take().is_none());
+        let first = immediate.try_take().unwrap().unwrap().unwrap();
+        assert_eq!(
+            first.primary,
+            OffsetRange::new(0, 8),
+            "-1 + floor(11 × 0.9) = 8"
+        );
+        assert!(!t.try_claim(1).unwrap(), "now the checkpoint is taken");
+        assert_eq!(
+            deferred.try_take().unwrap().unwrap().unwrap().residual,
+            OffsetRange::new(1, 8)
+        );
+    }
+
+    #[test]
+    fn requests_after_the_call_ended_get_none() {
+        let t = tracker(10);
+        let handle = t.split_handle();
+        let pending = handle.try_split(0.5);
+        let inner = t.into_inner();
+        // Served by into_inner: the tracker had claimed nothing, so 0.5 splits the range.
+        assert_eq!(
+            block_on(pending).unwrap().unwrap().residual,
+            OffsetRange::new(4, 10)
+        );
+        assert_eq!(inner.current_restriction(), OffsetRange::new(0, 4));
+        assert!(handle.is_closed());
+        assert_eq!(block_on(handle.try_split(0.5)).unwrap(), None);
+        assert!(block_on(handle.snapshot()).is_none());
+    }
+
+    #[test]
+    fn a_request_whose_requester_gave_up_is_skipped() {
+        let mut t = tracker(10);
+        let handle = t.split_handle();
+        assert!(t.try_claim(0).unwrap());
+        // The reply future is dropped before the tracker serves: the request is skipped.
+        drop(handle.try_split(0.5));
+        assert!(t.try_claim(1).unwrap());
+        assert!(t.orphaned_residuals().is_empty());
+        assert_eq!(
+            t.current_restriction(),
+            OffsetRange::new(0, 10),
+            "no split was made"
+        );
+    }
+
+    #[test]
+    fn snapshots_report_restriction_progress_and_claims() {
+        let mut t = tracker(10);
+        let handle = t.split_handle();
+        assert!(t.try_claim(0).unwrap());
+        let snapshot = std::thread::scope(|s| {
+            let asker = s.spawn(|| block_on(handle.snapshot()));
+            while !t.closer.0.pending.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+            assert!(t.try_claim(1).unwrap());
+            asker.join().unwrap().unwrap()
+        });
+        assert_eq!(snapshot.restriction, OffsetRange::new(0, 10));
+        assert_eq!(snapshot.claims, 1, "taken before claim 1");
+        assert_eq!(snapshot.progress, Progress::new(1.0, 9.0));
+        assert!(snapshot.bounded);
+    }
+}
