@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(t.as_micros(), 1_500_000);
 /// assert!(Timestamp::MIN < t && t < Timestamp::MAX);
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Timestamp(i64);
 
@@ -66,6 +66,17 @@ impl Timestamp {
     pub fn saturating_sub(self, duration: Duration) -> Self {
         let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
         Timestamp(self.0.saturating_sub(micros))
+    }
+}
+
+/// The default is [`Timestamp::MIN`] (−∞): a watermark that says nothing yet.
+///
+/// ```
+/// assert_eq!(sdf_core::Timestamp::default(), sdf_core::Timestamp::MIN);
+/// ```
+impl Default for Timestamp {
+    fn default() -> Self {
+        Timestamp::MIN
     }
 }
 

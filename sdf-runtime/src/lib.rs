@@ -1,4 +1,50 @@
-//! # sdf-runtime
+//! # sdf-runtime: the embedded executor
 //!
-//! The embedded executor for splittable DoFns. Not implemented yet: this crate exists so that
-//! the workspace has its final shape; the runtime issue fills it.
+//! Runs pipelines of splittable DoFns on one machine, on tokio:
+//!
+//! - **Up-front splitting.** Each element is paired with its initial restriction and cut with
+//!   `split_restriction` into pieces sized from what the stage has seen and its parallelism.
+//! - **Dynamic rebalancing.** When a worker is idle and nothing is queued, it splits the running
+//!   call with the most remaining work, so one big input never leaves a straggler. Never before
+//!   a call's first claim.
+//! - **Runner-initiated checkpoints.** Each call is checkpointed (`try_split(0.0)`) after
+//!   10,000 outputs or 1 s (configurable); the residual is rescheduled, so unbounded work makes
+//!   fair progress.
+//! - **Resume delays on real timers.** `ProcessContinuation::Resume { delay }` reschedules the
+//!   residual after exactly that delay; nothing polls in a loop.
+//! - **Watermarks.** A stage's output watermark is the minimum of its input watermark and the
+//!   holds of its queued, delayed and running work; +∞ when it is done.
+//! - **Atomic calls, retries.** A call's output is held until the call succeeds; a failed call is
+//!   retried with backoff on its (possibly split) primary, without duplicates. Panics in user
+//!   code become errors. After the last attempt the pipeline fails, naming the stage, the
+//!   element and the restriction.
+//! - **Backpressure.** Bounded channels between steps and bounded stage queues: a slow sink slows
+//!   the sources, and memory stays bounded whatever the input size.
+//!
+//! ```
+//! use sdf_core::testing::CountFn;
+//! use sdf_runtime::{Executor, Pipeline};
+//!
+//! let mut p = Pipeline::new();
+//! let inputs = p.from_iter("inputs", vec![("a".to_string(), 1_000)]);
+//! let counted = p.apply("count", inputs, CountFn);
+//! let out = p.collect("out", counted);
+//! Executor::builder().workers(2).build().run_blocking(p)?;
+//! assert_eq!(out.len(), 1_000);
+//! # Ok::<(), sdf_runtime::Error>(())
+//! ```
+
+mod config;
+mod error;
+mod executor;
+mod message;
+mod metrics;
+mod pipeline;
+mod policy;
+mod stage;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use executor::{Executor, ExecutorBuilder, PipelineHandle};
+pub use metrics::StageMetrics;
+pub use pipeline::{Collected, PCollection, Pipeline, Sink, SourceSender};

@@ -1,0 +1,314 @@
+//! Running one `process` call: output held until the call succeeds, runner-initiated
+//! checkpoints by output count and by time, panics caught, retries, residuals rescheduled.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use sdf_core::{
+    Emitter, Finalizer, Output, ProcessContinuation, RestrictionTracker, SharedTracker,
+    SplitHandle, SplitReplyFuture, SplittableDoFn, Timestamped, WatermarkEstimator,
+};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::state::Running;
+use super::{Stage, Work};
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::metrics::Counters;
+
+/// The emitter of one call. It holds the call's output back until the call succeeds, so that a
+/// failed call can be retried without duplicates; the checkpoint cadence bounds how much it
+/// holds. Past `max_held_outputs` it streams downstream and the call can no longer be retried.
+struct CallEmitter<T: Send, R> {
+    held: Vec<Vec<Timestamped<T>>>,
+    held_records: u64,
+    streamed: bool,
+    outputs: u64,
+    batch_size: usize,
+    max_outputs: u64,
+    max_held: u64,
+    handle: SplitHandle<R>,
+    checkpoint: Option<SplitReplyFuture<R>>,
+    finalizers: Vec<Finalizer>,
+    downstream: mpsc::Sender<Message<T>>,
+}
+
+#[async_trait]
+impl<T: Send + 'static, R: Send + 'static> Emitter<T> for CallEmitter<T, R> {
+    async fn emit_batch(&mut self, batch: &mut Vec<Timestamped<T>>) -> sdf_core::Result<()> {
+        let n = batch.len() as u64;
+        self.outputs += n;
+        let full = std::mem::replace(batch, Vec::with_capacity(self.batch_size));
+        if self.streamed || self.held_records + n > self.max_held {
+            self.streamed = true;
+            for held in self.held.drain(..) {
+                send(&self.downstream, held).await?;
+            }
+            self.held_records = 0;
+            send(&self.downstream, full).await?;
+        } else {
+            self.held_records += n;
+            self.held.push(full);
+        }
+        if self.outputs >= self.max_outputs && self.checkpoint.is_none() {
+            self.checkpoint = Some(self.handle.try_split_after_first_claim(0.0));
+        }
+        Ok(())
+    }
+
+    fn register_finalizer(&mut self, finalizer: Finalizer) {
+        self.finalizers.push(finalizer);
+    }
+}
+
+async fn send<T>(
+    downstream: &mpsc::Sender<Message<T>>,
+    batch: Vec<Timestamped<T>>,
+) -> sdf_core::Result<()> {
+    downstream
+        .send(Message::Batch(batch))
+        .await
+        .map_err(|_| sdf_core::Error::OutputClosed)
+}
+
+impl<F: SplittableDoFn> Stage<F> {
+    /// Runs `work` once and schedules what it leaves.
+    pub(super) async fn run_call(self: &Arc<Self>, work: Work<F>) -> Result<()> {
+        let dofn = &*self.dofn;
+        let input = &work.element.value;
+        let mut tracker = SharedTracker::new(dofn.new_tracker(input, work.restriction.clone()));
+        let handle = tracker.split_handle();
+        let id = self.register(&work, handle.clone());
+        Counters::add(&self.counters.calls, 1);
+
+        let mut estimator = dofn.new_watermark_estimator(work.watermark.clone());
+        let mut emitter = CallEmitter {
+            held: Vec::new(),
+            held_records: 0,
+            streamed: false,
+            outputs: 0,
+            batch_size: self.config.batch_size,
+            max_outputs: self.config.max_outputs_per_call,
+            max_held: self.config.max_held_outputs,
+            handle: handle.clone(),
+            checkpoint: None,
+            finalizers: Vec::new(),
+            downstream: self.output.clone(),
+        };
+
+        let mut output = Output::new(&mut emitter, work.element.timestamp, self.config.batch_size);
+        let (outcome, timer_checkpoint) = {
+            let call =
+                AssertUnwindSafe(dofn.process(input, &mut tracker, &mut output, &mut estimator))
+                    .catch_unwind();
+            tokio::pin!(call);
+            let timer = tokio::time::sleep(self.config.max_call_duration);
+            tokio::pin!(timer);
+            let mut timer_checkpoint = None;
+            let outcome = loop {
+                tokio::select! {
+                    biased;
+                    outcome = &mut call => break outcome,
+                    _ = &mut timer, if timer_checkpoint.is_none() => {
+                        timer_checkpoint = Some(handle.try_split_after_first_claim(0.0));
+                    }
+                }
+            };
+            (outcome, timer_checkpoint)
+        };
+        let result = match outcome {
+            Ok(Ok(continuation)) => output.flush().await.map(|_| continuation),
+            Ok(Err(e)) => Err(e),
+            Err(panic) => Err(sdf_core::Error::message(format!(
+                "process panicked: {}",
+                panic_message(&panic)
+            ))),
+        };
+        estimator.observe_timestamp(output.max_timestamp());
+        drop(output);
+
+        tracker.serve_requests();
+        Counters::add(&self.counters.claims, tracker.claims());
+        let orphans = tracker.orphaned_residuals();
+        let mut tracker = tracker.into_inner();
+        let mut checkpoints = Vec::new();
+        for reply in [timer_checkpoint, emitter.checkpoint.take()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(Ok(Some(split))) = finish(reply) {
+                Counters::add(&self.counters.checkpoints, 1);
+                checkpoints.push(split.residual);
+            }
+        }
+        self.unregister(id, &work);
+
+        let done = match result {
+            Ok(ProcessContinuation::Stop) => tracker
+                .check_done()
+                .map(|_| None)
+                .map_err(sdf_core::Error::from),
+            Ok(ProcessContinuation::Resume { delay }) => {
+                Counters::add(&self.counters.resumes, 1);
+                match tracker.try_split(0.0) {
+                    Ok(split) => Ok(Some((delay, split.map(|s| s.residual)))),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(resume) => {
+                for batch in emitter.held.drain(..) {
+                    send(&self.output, batch)
+                        .await
+                        .map_err(|_| Error::Cancelled)?;
+                }
+                Counters::add(&self.counters.outputs, emitter.outputs);
+                self.control
+                    .add_finalizers(std::mem::take(&mut emitter.finalizers));
+                let (delay, resumed) = resume.unwrap_or((Duration::ZERO, None));
+                let state = estimator.state();
+                let residuals = checkpoints.into_iter().chain(resumed);
+                self.reschedule(&work, residuals, state, delay);
+                self.reschedule(&work, orphans, work.watermark.clone(), Duration::ZERO);
+            }
+            Err(error) => {
+                // The primary's output is discarded; the work split off during the call was
+                // not processed by it and is scheduled as usual.
+                self.reschedule(
+                    &work,
+                    checkpoints.into_iter().chain(orphans),
+                    work.watermark.clone(),
+                    Duration::ZERO,
+                );
+                self.retry_or_fail(work, tracker.current_restriction(), error, emitter.streamed);
+            }
+        }
+        self.wake.notify_waiters();
+        self.publish_watermark().await;
+        Ok(())
+    }
+
+    fn register(&self, work: &Work<F>, handle: SplitHandle<F::Restriction>) -> u64 {
+        let mut s = self.lock();
+        let id = s.next_id;
+        s.next_id += 1;
+        s.starting -= 1;
+        // The item's hold moves from the queue to the running set: it was taken with its hold.
+        s.running.insert(
+            id,
+            Running {
+                handle,
+                element: Arc::clone(&work.element),
+                watermark: work.watermark.clone(),
+            },
+        );
+        s.publish_counters(&self.counters);
+        drop(s);
+        // Idle workers that saw nothing running may now split this call.
+        self.wake.notify_waiters();
+        id
+    }
+
+    fn unregister(&self, id: u64, work: &Work<F>) {
+        let mut s = self.lock();
+        s.running.remove(&id);
+        s.release(work.hold);
+    }
+
+    /// Queues residuals of `work` (after `delay`, if any), truncated if the pipeline drains.
+    fn reschedule(
+        &self,
+        work: &Work<F>,
+        residuals: impl IntoIterator<Item = F::Restriction>,
+        watermark: sdf_core::WatermarkState<F>,
+        delay: Duration,
+    ) {
+        let draining = self.control.is_draining();
+        let dofn = &*self.dofn;
+        let mut s = self.lock();
+        for restriction in residuals {
+            let restriction = if draining {
+                match dofn.truncate_restriction(&work.element.value, restriction) {
+                    Some(r) => r,
+                    None => continue,
+                }
+            } else {
+                restriction
+            };
+            let next = Work::new(
+                dofn,
+                Arc::clone(&work.element),
+                restriction,
+                watermark.clone(),
+            );
+            if delay.is_zero() || draining {
+                s.enqueue(next);
+            } else {
+                s.enqueue_at(Instant::now() + delay, next);
+            }
+        }
+        s.publish_counters(&self.counters);
+    }
+
+    fn retry_or_fail(
+        &self,
+        work: Work<F>,
+        primary: F::Restriction,
+        error: sdf_core::Error,
+        streamed: bool,
+    ) {
+        let attempts = work.attempts + 1;
+        let mut s = self.lock();
+        if attempts < self.config.max_attempts && !streamed {
+            Counters::add(&self.counters.retries, 1);
+            tracing::warn!(stage = %self.name, element = ?work.element.value, attempts, %error, "process failed; retrying");
+            let backoff = self.config.retry_backoff * 2u32.saturating_pow(attempts - 1);
+            let mut retry = Work::new(
+                &*self.dofn,
+                Arc::clone(&work.element),
+                primary,
+                work.watermark.clone(),
+            );
+            retry.attempts = attempts;
+            s.enqueue_at(Instant::now() + backoff, retry);
+        } else if s.fatal.is_none() {
+            let error = if streamed {
+                sdf_core::Error::message(format!(
+                    "{error} (the call had streamed more than {} records downstream, so it could not be retried without duplicates)",
+                    self.config.max_held_outputs
+                ))
+            } else {
+                error
+            };
+            s.fatal = Some(Error::StageFailed {
+                stage: self.name.clone(),
+                element: format!("{:?}", work.element.value),
+                restriction: format!("{primary:?}"),
+                attempts,
+                source: Box::new(error),
+            });
+            self.control.fail();
+        }
+    }
+}
+
+/// The answer of a checkpoint request, if the tracker gave one.
+fn finish<R>(
+    mut reply: SplitReplyFuture<R>,
+) -> Option<Result<Option<sdf_core::SplitResult<R>>, sdf_core::TrackerError>> {
+    reply.try_take()
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_string())
+}

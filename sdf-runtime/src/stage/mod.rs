@@ -1,0 +1,357 @@
+//! One SDF stage: a queue of work items, a set of delayed ones, the calls running now, and `N`
+//! workers that take work, run `process`, and split running work when they are idle.
+//!
+//! A work item is (element, restriction, watermark-estimator state). The stage's state sits
+//! behind one `std` mutex that is never held across an `.await`.
+
+mod call;
+mod rebalance;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sdf_core::{SplittableDoFn, Timestamp, Timestamped, WatermarkEstimator, WatermarkState};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::metrics::Counters;
+use crate::pipeline::Control;
+use crate::policy;
+use state::State;
+
+/// An element and the restriction of it still to process.
+pub(crate) struct Work<F: SplittableDoFn> {
+    pub element: Arc<Timestamped<F::Input>>,
+    pub restriction: F::Restriction,
+    pub watermark: WatermarkState<F>,
+    /// The watermark this item holds back: its estimator's watermark.
+    pub hold: Timestamp,
+    pub size: f64,
+    pub attempts: u32,
+}
+
+impl<F: SplittableDoFn> Work<F> {
+    fn new(
+        dofn: &F,
+        element: Arc<Timestamped<F::Input>>,
+        restriction: F::Restriction,
+        watermark: WatermarkState<F>,
+    ) -> Self {
+        let hold = dofn
+            .new_watermark_estimator(watermark.clone())
+            .current_watermark();
+        let size = dofn.restriction_size(&element.value, &restriction);
+        Work {
+            element,
+            restriction,
+            watermark,
+            hold,
+            size,
+            attempts: 0,
+        }
+    }
+}
+
+/// What a stage shares between its intake, its workers and the pipeline.
+pub(crate) struct Stage<F: SplittableDoFn> {
+    pub name: String,
+    pub dofn: Arc<F>,
+    pub config: Config,
+    pub state: std::sync::Mutex<State<F>>,
+    /// Signalled whenever work is added or the stage's state changes.
+    pub wake: Notify,
+    /// Signalled when queue space frees up (intake backpressure).
+    pub space: Notify,
+    pub counters: Arc<Counters>,
+    pub output: mpsc::Sender<Message<F::Output>>,
+    pub control: Arc<Control>,
+    /// Only one worker rebalances at a time.
+    pub rebalancing: tokio::sync::Mutex<()>,
+}
+
+impl<F: SplittableDoFn> Stage<F> {
+    pub fn new(
+        name: String,
+        dofn: F,
+        config: Config,
+        output: mpsc::Sender<Message<F::Output>>,
+        control: Arc<Control>,
+        counters: Arc<Counters>,
+    ) -> Arc<Self> {
+        Arc::new(Stage {
+            name,
+            dofn: Arc::new(dofn),
+            config,
+            state: std::sync::Mutex::new(State::default()),
+            wake: Notify::new(),
+            space: Notify::new(),
+            counters,
+            output,
+            control,
+            rebalancing: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State<F>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs the stage to completion: setup, intake and workers, teardown, then +∞ downstream.
+    pub async fn run(self: Arc<Self>, input: mpsc::Receiver<Message<F::Input>>) -> Result<()> {
+        self.dofn
+            .setup()
+            .await
+            .map_err(|e| self.dofn_error("setup", e))?;
+        // Workers run on threads of their own: `process` may compute or block for as long as it
+        // likes without starving the tasks that must answer it (tokio would put a task woken by
+        // a busy worker in that worker's unstealable LIFO slot). Each thread drives its worker
+        // loop with the runtime's handle, so timers and tokio I/O work inside `process`.
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(Arc::clone(&self).intake(input));
+        let runtime = tokio::runtime::Handle::current();
+        for i in 0..self.config.workers.max(1) {
+            let (done, finished) = tokio::sync::oneshot::channel();
+            let stage = Arc::clone(&self);
+            let runtime = runtime.clone();
+            std::thread::Builder::new()
+                .name(format!("sdf-{}-{i}", self.name))
+                .spawn(move || {
+                    let result = runtime.block_on(Arc::clone(&stage).worker());
+                    let _ = done.send(result);
+                })
+                .map_err(|e| Error::Internal(format!("cannot start a worker thread: {e}")))?;
+            tasks.spawn(async move {
+                finished
+                    .await
+                    .unwrap_or_else(|_| Err(Error::Internal("a worker thread panicked".into())))
+            });
+        }
+        let mut result = Ok(());
+        while let Some(joined) = tasks.join_next().await {
+            let r = flatten(joined);
+            if result.is_ok() && r.is_err() {
+                self.control.fail();
+                self.wake.notify_waiters();
+                self.space.notify_waiters();
+                result = r;
+            }
+        }
+        if let Some(fatal) = self.lock().fatal.take() {
+            result = Err(fatal);
+        }
+        self.dofn
+            .teardown()
+            .await
+            .map_err(|e| self.dofn_error("teardown", e))?;
+        if result.is_ok() {
+            self.advance_watermark(Timestamp::MAX).await;
+        }
+        result
+    }
+
+    /// Takes input elements, pairs each with its initial restriction, splits it and queues the
+    /// pieces. Stops taking input while the queue is full.
+    async fn intake(self: Arc<Self>, mut input: mpsc::Receiver<Message<F::Input>>) -> Result<()> {
+        let limit = self.config.queue_per_worker * self.config.workers.max(1);
+        loop {
+            let message = tokio::select! {
+                m = input.recv() => m,
+                _ = self.control.draining() => None,
+            };
+            match message {
+                Some(Message::Batch(batch)) => {
+                    for element in batch {
+                        self.accept(element)?;
+                        self.wait_for_space(limit).await;
+                    }
+                }
+                Some(Message::Watermark(w)) => {
+                    {
+                        let mut s = self.lock();
+                        s.input_watermark = s.input_watermark.max(w);
+                    }
+                    self.publish_watermark().await;
+                }
+                None => break,
+            }
+        }
+        self.lock().input_closed = true;
+        self.wake.notify_waiters();
+        self.publish_watermark().await;
+        Ok(())
+    }
+
+    fn accept(&self, element: Timestamped<F::Input>) -> Result<()> {
+        Counters::add(&self.counters.elements, 1);
+        let element = Arc::new(element);
+        let dofn = &*self.dofn;
+        let root = dofn.initial_restriction(&element.value).map_err(|e| {
+            self.dofn_error(&format!("initial_restriction of {:?}", element.value), e)
+        })?;
+        let size = dofn.restriction_size(&element.value, &root);
+        let total = {
+            let mut s = self.lock();
+            s.total_seen += if size.is_finite() { size } else { 0.0 };
+            s.total_seen
+        };
+        let desired = policy::desired_piece_size(
+            total,
+            self.config.workers,
+            self.config.initial_pieces_per_worker,
+        );
+        let pieces = dofn
+            .split_restriction(&element.value, root, desired)
+            .map_err(|e| {
+                self.dofn_error(&format!("split_restriction of {:?}", element.value), e)
+            })?;
+        let draining = self.control.is_draining();
+        let mut s = self.lock();
+        for restriction in pieces {
+            let restriction = if draining {
+                match dofn.truncate_restriction(&element.value, restriction) {
+                    Some(r) => r,
+                    None => continue,
+                }
+            } else {
+                restriction
+            };
+            let watermark = dofn.initial_watermark_state(&element.value, &restriction);
+            s.enqueue(Work::new(
+                dofn,
+                Arc::clone(&element),
+                restriction,
+                watermark,
+            ));
+        }
+        s.publish_counters(&self.counters);
+        drop(s);
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    async fn wait_for_space(&self, limit: usize) {
+        loop {
+            let space = self.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            if self.lock().queue.len() < limit || self.control.is_stopped() {
+                return;
+            }
+            space.await;
+        }
+    }
+
+    /// A worker: takes work until the stage is done.
+    async fn worker(self: Arc<Self>) -> Result<()> {
+        let mut backoff = Duration::from_millis(1);
+        loop {
+            let wake = self.wake.notified();
+            tokio::pin!(wake);
+            wake.as_mut().enable();
+            let next = {
+                let mut s = self.lock();
+                if s.fatal.is_some() || self.control.is_stopped() {
+                    drop(s);
+                    self.wake.notify_waiters();
+                    return Ok(());
+                }
+                let now = Instant::now();
+                match s.take(now) {
+                    Some(work) => Next::Work(work),
+                    None if s.is_done() => Next::Done,
+                    None => Next::Idle {
+                        deadline: s.next_ready(),
+                        running: !s.running.is_empty() || s.starting > 0,
+                    },
+                }
+            };
+            match next {
+                Next::Work(work) => {
+                    self.space.notify_one();
+                    backoff = Duration::from_millis(1);
+                    self.run_call(work).await?;
+                }
+                Next::Done => {
+                    self.wake.notify_waiters();
+                    return Ok(());
+                }
+                Next::Idle { deadline, running } => {
+                    if running && self.config.rebalance && self.rebalance().await {
+                        backoff = Duration::from_millis(1);
+                        continue;
+                    }
+                    let retry = if running && self.config.rebalance {
+                        backoff = (backoff * 2).min(Duration::from_millis(50));
+                        Some(Instant::now() + backoff)
+                    } else {
+                        None
+                    };
+                    let until = match (deadline, retry) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    let until = until.unwrap_or_else(|| Instant::now() + IDLE_RECHECK);
+                    tokio::select! {
+                        _ = &mut wake => {}
+                        _ = tokio::time::sleep_until(until) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the stage's watermark downstream if it advanced.
+    pub(crate) async fn publish_watermark(&self) {
+        let next = {
+            let mut s = self.lock();
+            let w = s.output_watermark();
+            if w <= s.emitted_watermark {
+                return;
+            }
+            s.emitted_watermark = w;
+            w
+        };
+        self.advance_watermark(next).await;
+    }
+
+    async fn advance_watermark(&self, w: Timestamp) {
+        self.counters
+            .watermark
+            .fetch_max(w.as_micros(), std::sync::atomic::Ordering::Relaxed);
+        // A closed downstream means the pipeline is stopping; nothing to tell it.
+        let _ = self.output.send(Message::Watermark(w)).await;
+    }
+
+    pub(crate) fn dofn_error(&self, what: &str, source: sdf_core::Error) -> Error {
+        Error::DoFn {
+            stage: self.name.clone(),
+            what: what.to_string(),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// An idle worker with nothing to wait for still looks again this often, so that a stop
+/// request always reaches it.
+const IDLE_RECHECK: Duration = Duration::from_millis(100);
+
+enum Next<F: SplittableDoFn> {
+    Work(Work<F>),
+    Done,
+    Idle {
+        deadline: Option<Instant>,
+        running: bool,
+    },
+}
+
+fn flatten(joined: std::result::Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
+    match joined {
+        Ok(result) => result,
+        Err(e) if e.is_cancelled() => Err(Error::Cancelled),
+        Err(e) => Err(Error::Internal(format!("a stage task panicked: {e}"))),
+    }
+}

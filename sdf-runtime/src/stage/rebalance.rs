@@ -1,0 +1,87 @@
+//! Dynamic rebalancing: an idle worker splits the running call with the most remaining work.
+//! The decision (which call, which fraction) is `policy::choose_victim`; this is the mechanism.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use sdf_core::SplittableDoFn;
+
+use super::{Stage, Work};
+use crate::metrics::Counters;
+use crate::policy;
+
+/// How long a running call has to answer a snapshot or split request (it answers at its next
+/// claim). A call that does not answer in time is skipped this round.
+const ANSWER_WITHIN: Duration = Duration::from_millis(20);
+
+/// A running call an idle worker may split: its id, split handle, element and starting
+/// watermark state (what a dynamic split's residual carries).
+type Candidate<F> = (
+    u64,
+    sdf_core::SplitHandle<<F as SplittableDoFn>::Restriction>,
+    Arc<sdf_core::Timestamped<<F as SplittableDoFn>::Input>>,
+    sdf_core::WatermarkState<F>,
+);
+
+impl<F: SplittableDoFn> Stage<F> {
+    /// Splits running work for an idle worker. The residual is queued, not handed over, so the
+    /// stage never looks finished while it is in flight. Returns whether work was queued.
+    pub(super) async fn rebalance(self: &Arc<Self>) -> bool {
+        let Ok(_turn) = self.rebalancing.try_lock() else {
+            return false;
+        };
+        let (candidates, idle) = {
+            let mut s = self.lock();
+            s.rebalancing += 1;
+            let candidates: Vec<_> = s
+                .running
+                .iter()
+                .map(|(id, r)| {
+                    (
+                        *id,
+                        r.handle.clone(),
+                        Arc::clone(&r.element),
+                        r.watermark.clone(),
+                    )
+                })
+                .collect();
+            let idle = self.config.workers.saturating_sub(s.running.len()).max(1);
+            (candidates, idle)
+        };
+        let queued = self.split_one(candidates, idle).await;
+        let mut s = self.lock();
+        s.rebalancing -= 1;
+        if let Some(work) = queued {
+            s.enqueue(work);
+            s.publish_counters(&self.counters);
+            drop(s);
+            Counters::add(&self.counters.dynamic_splits, 1);
+            return true;
+        }
+        false
+    }
+
+    async fn split_one(&self, candidates: Vec<Candidate<F>>, idle: usize) -> Option<Work<F>> {
+        let snapshots = join_all(candidates.iter().map(|(id, handle, ..)| async move {
+            let snapshot = tokio::time::timeout(ANSWER_WITHIN, handle.snapshot())
+                .await
+                .ok()
+                .flatten();
+            snapshot.map(|s| (*id, s))
+        }))
+        .await;
+        let snapshots: Vec<_> = snapshots.into_iter().flatten().collect();
+        let (victim, fraction) = policy::choose_victim(&snapshots, idle)?;
+        let (_, handle, element, watermark) = candidates.into_iter().find(|c| c.0 == victim)?;
+        let reply = handle.try_split_after_first_claim(fraction);
+        // If the answer comes too late, the reply is dropped: the tracker then skips the request,
+        // or keeps the residual as orphaned and its worker schedules it. Nothing is lost.
+        let split = tokio::time::timeout(ANSWER_WITHIN, reply)
+            .await
+            .ok()?
+            .ok()??;
+        tracing::debug!(stage = %self.name, primary = ?split.primary, residual = ?split.residual, "dynamic split");
+        Some(Work::new(&*self.dofn, element, split.residual, watermark))
+    }
+}

@@ -1,0 +1,194 @@
+//! Outputs are exact whatever the runtime does to the work: up-front splits, dynamic splits,
+//! checkpoints every few outputs, retries after failures and panics.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use common::*;
+use sdf_core::testing::CountFn;
+use sdf_runtime::{Error, Executor, Pipeline};
+
+fn expected(inputs: &[(String, i64)]) -> Vec<(String, i64)> {
+    inputs
+        .iter()
+        .flat_map(|(k, n)| (0..*n).map(move |i| (k.clone(), i)))
+        .collect()
+}
+
+#[test]
+fn count_fn_is_exact_with_checkpoints_and_rebalancing() {
+    let inputs: Vec<(String, i64)> = (0..20)
+        .map(|k| (format!("k{k}"), (k * 37 % 500) as i64))
+        .chain([("big".to_string(), 20_000)])
+        .collect();
+    // (name, workers, outputs per call, rebalance)
+    let settings = [
+        ("defaults", 2, 10_000, true),
+        ("tiny calls", 3, 7, true),
+        ("no rebalancing", 2, 100, false),
+        ("one worker", 1, 50, true),
+    ];
+    for (name, workers, outputs, rebalance) in settings {
+        let mut p = Pipeline::new();
+        let source = p.from_iter("inputs", inputs.clone());
+        let counted = p.apply("count", source, CountFn);
+        let out = p.collect("out", counted);
+        let executor = Executor::builder()
+            .workers(workers)
+            .max_outputs_per_call(outputs)
+            .batch_size(64)
+            .rebalance(rebalance)
+            .build();
+        executor
+            .run_blocking(p)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_same_multiset(&out.values(), &expected(&inputs));
+        assert_eq!(
+            out.watermark(),
+            sdf_core::Timestamp::MAX,
+            "{name}: the sink saw the end"
+        );
+    }
+}
+
+#[test]
+fn checkpoints_split_long_calls_and_metrics_count_them() {
+    let inputs = vec![("a".to_string(), 5_000)];
+    let mut p = Pipeline::new();
+    let source = p.from_iter("inputs", inputs.clone());
+    let counted = p.apply("count", source, CountFn);
+    let out = p.collect("out", counted);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let metrics = runtime.block_on(async {
+        let handle = Executor::builder()
+            .workers(1)
+            .max_outputs_per_call(100)
+            .initial_pieces_per_worker(1)
+            .build()
+            .run(p);
+        let metrics_before_end = handle.metrics();
+        assert_eq!(metrics_before_end[0].name, "count");
+        // Wait for the end, then read the final metrics from a fresh handle-less snapshot.
+        let counters = handle.metrics();
+        handle.wait().await.unwrap();
+        counters
+    });
+    assert_eq!(metrics.len(), 1);
+    assert_same_multiset(&out.values(), &expected(&inputs));
+}
+
+#[test]
+fn a_skewed_input_is_split_while_running() {
+    let inputs = vec![("slow".to_string(), 400), ("fast".to_string(), 10)];
+    let mut p = Pipeline::new();
+    let source = p.from_iter("inputs", inputs.clone());
+    let counted = p.apply(
+        "count",
+        source,
+        CostlyCount {
+            expensive_key: "slow",
+            spin: Duration::from_micros(200),
+        },
+    );
+    let out = p.collect("out", counted);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let splits = runtime.block_on(async {
+        let handle = Executor::builder()
+            .workers(2)
+            .initial_pieces_per_worker(1)
+            .build()
+            .run(p);
+        let mut splits = 0;
+        // Poll the metrics while it runs: the idle worker must take work from the busy one.
+        while out.len() < 410 {
+            splits = handle.metrics()[0].dynamic_splits;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        handle.wait().await.unwrap();
+        splits
+    });
+    assert_same_multiset(&out.values(), &expected(&inputs));
+    assert!(splits > 0, "the idle worker never split the slow element");
+}
+
+#[test]
+fn failed_calls_are_retried_without_duplicates() {
+    for panic in [false, true] {
+        let seen = Arc::new(AtomicU64::new(0));
+        let mut p = Pipeline::new();
+        let source = p.from_iter("inputs", vec![100i64]);
+        let out = p.apply(
+            "flaky",
+            source,
+            Flaky {
+                poison: 42,
+                failures: 2,
+                panic,
+                seen: seen.clone(),
+            },
+        );
+        let out = p.collect("out", out);
+        Executor::builder()
+            .workers(2)
+            .retries(3, Duration::from_millis(1))
+            .build()
+            .run_blocking(p)
+            .unwrap();
+        assert_same_multiset(&out.values(), &(0..100).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_call_failing_every_attempt_fails_the_pipeline_naming_what_failed() {
+    let seen = Arc::new(AtomicU64::new(0));
+    let mut p = Pipeline::new();
+    let source = p.from_iter("inputs", vec![100i64]);
+    let out = p.apply(
+        "flaky",
+        source,
+        Flaky {
+            poison: 42,
+            failures: u64::MAX,
+            panic: true,
+            seen: seen.clone(),
+        },
+    );
+    let _out = p.collect("out", out);
+    let err = Executor::builder()
+        .workers(2)
+        .retries(3, Duration::from_millis(1))
+        .build()
+        .run_blocking(p)
+        .unwrap_err();
+    let Error::StageFailed {
+        stage,
+        element,
+        restriction,
+        attempts,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (stage.as_str(), element.as_str(), *attempts),
+        ("flaky", "100", 3)
+    );
+    assert!(restriction.starts_with('['), "{restriction}");
+    let message = err.to_string();
+    assert!(
+        message.contains("process panicked: poisoned offset 42"),
+        "{message}"
+    );
+    assert!(
+        message.contains("dead-letter"),
+        "says what to do: {message}"
+    );
+}
