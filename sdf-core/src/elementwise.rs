@@ -14,7 +14,6 @@ use crate::error::Result;
 use crate::offset_range::{OffsetRange, OffsetRangeTracker};
 use crate::output::Output;
 use crate::shared::SharedTracker;
-use crate::tracker::RestrictionTracker;
 use crate::watermark::MonotonicWatermarkEstimator;
 
 /// An SDF that applies a function to each element and emits every record it returns.

@@ -87,8 +87,8 @@
 //!
 //! ## Split arithmetic
 //!
-//! Offset trackers split at `cur + max(1, floor((end − cur) × fraction))`, Beam Java's rule,
-//! computed exactly: the fraction is read as its shortest decimal (`0.7` is seven tenths) and
+//! Offset trackers split at `cur + max(1, floor((end − cur) × fraction))`, Beam's rule
+//! (identical to Java's for non-negative offsets; see [`OffsetRangeTracker`]), computed exactly: the fraction is read as its shortest decimal (`0.7` is seven tenths) and
 //! multiplied in 128-bit integers, so no range near the `i64` limits overflows and no
 //! floating-point error moves a split. Fractions outside `[0, 1]` are errors, never clamped.
 

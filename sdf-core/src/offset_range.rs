@@ -1,4 +1,4 @@
-//! [`OffsetRange`] and its tracker, [`OffsetRangeTracker`]: Beam Java's semantics, computed
+//! [`OffsetRange`] and its tracker, [`OffsetRangeTracker`]: Beam's split rule, computed
 //! exactly.
 
 use std::fmt;
@@ -150,6 +150,11 @@ impl fmt::Debug for OffsetRange {
 /// otherwise the primary is `[start, split)` and the residual `[split, end)`. The arithmetic is
 /// exact (see the crate docs): `0.7` is seven tenths, and ranges near the `i64` limits do not
 /// overflow.
+///
+/// The product is floored, as Beam Python does. Beam Java truncates the *sum* toward zero
+/// instead, which gives the same split for non-negative offsets and a split one offset later
+/// for negative ones (`[-10, 0)` after claiming −10 at 0.55: −5 here, −4 in Java). We keep one
+/// rule for the whole `i64` range.
 ///
 /// `[0, 10)` after claiming 5, split at 0.5: `5 + max(1, floor(5 × 0.5)) = 7`:
 /// ```

@@ -60,12 +60,21 @@ struct Mailbox<R> {
     /// Set when the `process` call's handle is gone; later requests are answered at once.
     closed: AtomicBool,
     requests: Mutex<Vec<Request<R>>>,
+    /// Residuals of splits whose requester stopped waiting: kept for the runner, never dropped.
+    orphans: Mutex<Vec<R>>,
 }
 
 impl<R> Mailbox<R> {
     fn lock(&self) -> MutexGuard<'_, Vec<Request<R>>> {
         // A panic while holding this lock cannot leave the Vec inconsistent.
         self.requests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn orphan(&self, residual: R) {
+        self.orphans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(residual);
     }
 }
 
@@ -95,8 +104,6 @@ pub struct SharedTracker<T: RestrictionTracker> {
     /// A split the conformance kit schedules at an exact claim count: `(claims, fraction)`.
     scheduled: Option<(u64, f64)>,
     scheduled_result: Option<SplitReply<T::Restriction>>,
-    /// Residuals split off for a requester that stopped waiting: never dropped silently.
-    orphaned: Vec<T::Restriction>,
     closer: Closer<T::Restriction>,
 }
 
@@ -128,11 +135,11 @@ impl<T: RestrictionTracker> SharedTracker<T> {
             claims: 0,
             scheduled: None,
             scheduled_result: None,
-            orphaned: Vec::new(),
             closer: Closer(Arc::new(Mailbox {
                 pending: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 requests: Mutex::new(Vec::new()),
+                orphans: Mutex::new(Vec::new()),
             })),
         }
     }
@@ -163,19 +170,27 @@ impl<T: RestrictionTracker> SharedTracker<T> {
     }
 
     /// Answers what is waiting, closes the split handles (later requests get `Ok(None)`), and
-    /// returns the tracker.
-    ///
-    /// Check [`orphaned_residuals`](Self::orphaned_residuals) first if split requesters may
-    /// have given up waiting.
-    pub fn into_inner(mut self) -> T {
+    /// returns the tracker with the [orphaned residuals](Self::orphaned_residuals).
+    pub fn finish(mut self) -> (T, Vec<T::Restriction>) {
         self.serve_requests();
-        self.tracker
+        let orphans = self.orphaned_residuals();
+        (self.tracker, orphans)
     }
 
     /// Residuals of splits whose requester dropped its [`SplitReplyFuture`] after the split was
     /// made. The work is no longer in this tracker's restriction: the runner must schedule it.
+    ///
+    /// A requester should await its replies while the call runs: a reply dropped after the
+    /// runner took the tracker back with [`finish`](Self::finish) has nowhere to go.
     pub fn orphaned_residuals(&mut self) -> Vec<T::Restriction> {
-        std::mem::take(&mut self.orphaned)
+        std::mem::take(
+            &mut *self
+                .closer
+                .0
+                .orphans
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
     }
 
     /// Schedules a split of `fraction` just before claim number `claims + 1` is attempted, i.e.
@@ -222,7 +237,7 @@ impl<T: RestrictionTracker> SharedTracker<T> {
                         continue;
                     }
                     if let Err(Ok(Some(split))) = reply.send(self.tracker.try_split(fraction)) {
-                        self.orphaned.push(split.residual);
+                        self.closer.0.orphan(split.residual);
                     }
                 }
                 Request::Snapshot { reply } => {
@@ -244,12 +259,15 @@ impl<T: RestrictionTracker> SharedTracker<T> {
     }
 }
 
-impl<T: RestrictionTracker> RestrictionTracker for SharedTracker<T> {
-    type Restriction = T::Restriction;
-    type Position = T::Position;
-
+/// The claim side, what `process` uses. There is deliberately no `try_split`: a DoFn that split
+/// its own tracker would have no way to hand the residual to the runner, and the work would be
+/// lost. Splitting is the runner's, through a [`SplitHandle`]; a DoFn that wants to stop early
+/// returns [`ProcessContinuation::Resume`](crate::ProcessContinuation::Resume).
+impl<T: RestrictionTracker> SharedTracker<T> {
+    /// Claims `position`: see [`RestrictionTracker::try_claim`]. Answers waiting split requests
+    /// first.
     #[inline]
-    fn try_claim(&mut self, position: T::Position) -> Result<bool, TrackerError> {
+    pub fn try_claim(&mut self, position: T::Position) -> Result<bool, TrackerError> {
         if self.closer.0.pending.load(Ordering::Relaxed) {
             self.serve();
         }
@@ -258,23 +276,23 @@ impl<T: RestrictionTracker> RestrictionTracker for SharedTracker<T> {
         Ok(claimed)
     }
 
-    fn try_split(&mut self, fraction: f64) -> SplitReply<T::Restriction> {
-        self.tracker.try_split(fraction)
-    }
-
-    fn current_restriction(&self) -> T::Restriction {
+    /// The current restriction: see [`RestrictionTracker::current_restriction`].
+    pub fn current_restriction(&self) -> T::Restriction {
         self.tracker.current_restriction()
     }
 
-    fn check_done(&self) -> Result<(), TrackerError> {
+    /// See [`RestrictionTracker::check_done`].
+    pub fn check_done(&self) -> Result<(), TrackerError> {
         self.tracker.check_done()
     }
 
-    fn progress(&self) -> Progress {
+    /// See [`RestrictionTracker::progress`].
+    pub fn progress(&self) -> Progress {
         self.tracker.progress()
     }
 
-    fn is_bounded(&self) -> bool {
+    /// See [`RestrictionTracker::is_bounded`].
+    pub fn is_bounded(&self) -> bool {
         self.tracker.is_bounded()
     }
 }
@@ -337,7 +355,11 @@ impl<R: Send + 'static> SplitHandle<R> {
             after_first_claim,
             reply,
         });
-        SplitReplyFuture { receiver }
+        SplitReplyFuture {
+            receiver,
+            mailbox: Arc::clone(&self.mailbox),
+            returned: false,
+        }
     }
 
     /// Asks for the tracker's restriction, progress and claim count; `None` if the call ended.
@@ -365,19 +387,36 @@ impl<R: Send + 'static> SplitHandle<R> {
 
 /// The answer to a [`SplitHandle::try_split`]: `Ok(None)` if no split was possible or the call
 /// had ended.
+///
+/// Dropping it without taking the answer does not lose work: a residual that arrived is kept as
+/// orphaned ([`SharedTracker::orphaned_residuals`]).
 #[must_use = "await this to learn the residual; if dropped, the residual is kept as orphaned"]
 pub struct SplitReplyFuture<R> {
     receiver: oneshot::Receiver<SplitReply<R>>,
+    mailbox: Arc<Mailbox<R>>,
+    returned: bool,
+}
+
+impl<R> Drop for SplitReplyFuture<R> {
+    fn drop(&mut self) {
+        if !self.returned
+            && let Ok(Some(Ok(Some(split)))) = self.receiver.try_recv()
+        {
+            self.mailbox.orphan(split.residual);
+        }
+    }
 }
 
 impl<R> SplitReplyFuture<R> {
     /// The answer if it has arrived, without waiting: `None` while the request is pending.
     pub fn try_take(&mut self) -> Option<SplitReply<R>> {
-        match self.receiver.try_recv() {
+        let answer = match self.receiver.try_recv() {
             Ok(Some(reply)) => Some(reply),
             Ok(None) => None,
             Err(oneshot::Canceled) => Some(Ok(None)),
-        }
+        };
+        self.returned |= answer.is_some();
+        answer
     }
 }
 
@@ -385,9 +424,11 @@ impl<R> Future for SplitReplyFuture<R> {
     type Output = SplitReply<R>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.receiver)
+        let answer = Pin::new(&mut self.receiver)
             .poll(cx)
-            .map(|r| r.unwrap_or(Ok(None)))
+            .map(|r| r.unwrap_or(Ok(None)));
+        self.returned |= answer.is_ready();
+        answer
     }
 }
 
@@ -455,8 +496,8 @@ mod tests {
         let t = tracker(10);
         let handle = t.split_handle();
         let pending = handle.try_split(0.5);
-        let inner = t.into_inner();
-        // Served by into_inner: the tracker had claimed nothing, so 0.5 splits the range.
+        let (inner, _) = t.finish();
+        // Served by finish: the tracker had claimed nothing, so 0.5 splits the range.
         assert_eq!(
             block_on(pending).unwrap().unwrap().residual,
             OffsetRange::new(4, 10)
@@ -481,6 +522,23 @@ mod tests {
             OffsetRange::new(0, 10),
             "no split was made"
         );
+    }
+
+    #[test]
+    fn a_reply_dropped_after_the_split_keeps_its_residual() {
+        let mut t = tracker(10);
+        let handle = t.split_handle();
+        assert!(t.try_claim(0).unwrap());
+        let reply = handle.try_split(0.5);
+        assert!(
+            t.try_claim(1).unwrap(),
+            "the split happens before this claim"
+        );
+        assert_eq!(t.current_restriction(), OffsetRange::new(0, 5));
+        drop(reply); // as a timeout or a select! would
+        assert_eq!(t.orphaned_residuals(), vec![OffsetRange::new(5, 10)]);
+        let (_, orphans) = t.finish();
+        assert!(orphans.is_empty(), "handed over once");
     }
 
     #[test]

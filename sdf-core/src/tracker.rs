@@ -68,7 +68,8 @@ impl Progress {
 ///
 /// 1. **Split halves are exact.** After `try_split` returns `Some(SplitResult { primary,
 ///    residual })`, the two are disjoint and together exactly the restriction before the split;
-///    `current_restriction()` becomes `primary`.
+///    `current_restriction()` becomes `primary`. The residual is never empty: no split is
+///    `None`.
 /// 2. **Claimed work stays in the primary.** Every position claimed before a split is in the
 ///    primary; the first position of the residual is after the last *attempted* position.
 /// 3. **Claims strictly increase.** A claim at or below the last attempted position is
@@ -84,8 +85,9 @@ impl Progress {
 ///    [`TrackerError::ClaimAfterStop`].
 /// 8. **`check_done` tells the truth**: it fails, naming the unclaimed work, while a position of
 ///    the current restriction is unclaimed; it passes after a claim returned `false`.
-/// 9. **Progress is sane**: both values are `>= 0`; for a bounded tracker, `completed` never
-///    decreases and `remaining` never increases while claiming.
+/// 9. **Progress is sane**: both values are `>= 0`; for a bounded tracker whose end is fixed,
+///    `completed` never decreases and `remaining` never increases while claiming. (A growable
+///    tracker's `remaining` follows its end estimate, which may grow.)
 /// 10. **Boundedness only settles**: `is_bounded()` may change from `false` to `true`, never back.
 pub trait RestrictionTracker: Send {
     /// The description of the work: serializable, so that checkpoints can persist it.

@@ -38,7 +38,9 @@ pub trait WatermarkEstimator: Send + 'static {
     /// The state to save with a residual.
     fn state(&self) -> Self::State;
 
-    /// Called with the largest event timestamp of each batch of output. The default ignores it.
+    /// Called by the runner when a `process` call returns, with the largest event timestamp the
+    /// call emitted (before any checkpoint of the call is taken). During the call the estimator
+    /// has not seen that call's output yet. The default ignores it.
     fn observe_timestamp(&mut self, _timestamp: Timestamp) {}
 }
 

@@ -1,7 +1,7 @@
 //! Every tracker of the crate and the reference `CountFn` through the conformance kit.
 
+use sdf_core::OffsetRange;
 use sdf_core::testing::*;
-use sdf_core::{OffsetRange, SharedTracker, UnsplittableTracker};
 
 fn r(start: i64, end: i64) -> OffsetRange {
     OffsetRange::new(start, end)
@@ -65,16 +65,6 @@ fn unsplittable_tracker_keeps_the_contract_and_only_checkpoints() {
 }
 
 #[test]
-fn shared_tracker_keeps_the_contract() {
-    check_tracker_contract(&SharedFixture(OffsetFixture), &r(0, 10)).unwrap();
-    let growable = SharedFixture(GrowableFixture {
-        data_end: 8,
-        estimate: Some(5),
-    });
-    check_tracker_contract(&growable, &r(0, i64::MAX)).unwrap();
-}
-
-#[test]
 fn count_fn_is_exact_under_every_split() {
     for n in [0, 1, 2, 5, 17] {
         let report = check_sdf_exhaustive(&CountFn, &("k".to_string(), n)).unwrap();
@@ -108,30 +98,6 @@ fn element_wise_helpers_are_exact() {
     assert_eq!(report.records, 3);
     check_sdf_exhaustive(&sdf_core::map(|x: &i64| x + 1), &41).unwrap();
     check_sdf_exhaustive(&sdf_core::filter(|x: &i64| *x > 0), &-1).unwrap();
-}
-
-#[test]
-fn wrapped_trackers_compose() {
-    // A tracker type built from the others still satisfies the laws.
-    struct Fixture;
-    impl TrackerFixture for Fixture {
-        type Tracker = SharedTracker<UnsplittableTracker<sdf_core::OffsetRangeTracker>>;
-        fn new_tracker(&self, r: &OffsetRange) -> Self::Tracker {
-            SharedTracker::new(UnsplittableTracker::new(sdf_core::OffsetRangeTracker::new(
-                *r,
-            )))
-        }
-        fn positions(&self, r: &OffsetRange) -> Vec<i64> {
-            (r.start()..r.end()).collect()
-        }
-        fn end_claim(&self, r: &OffsetRange) -> Option<i64> {
-            Some(r.end())
-        }
-        fn is_dense(&self, _: &OffsetRange) -> bool {
-            true
-        }
-    }
-    check_tracker_contract(&Fixture, &r(0, 6)).unwrap();
 }
 
 #[test]

@@ -115,7 +115,7 @@ impl<T: Send + 'static> Sink<T> for CollectSink<T> {
     }
 }
 
-/// Sends elements into a pipeline built with [`Pipeline::channel`]: a source that stays open
+/// Sends elements into a pipeline built with [`Pipeline::channel_source`]: a source that stays open
 /// while the pipeline runs. Dropping every sender ends the input.
 #[derive(Debug)]
 pub struct SourceSender<T> {

@@ -234,7 +234,7 @@ fn a_slow_sink_holds_the_source_back() {
     let pulled = Arc::new(AtomicU64::new(0));
     let max_ahead = Arc::new(AtomicI64::new(0));
     let counter = pulled.clone();
-    let items = (0..5_000i64).inspect(move |_| {
+    let items = (0..1_000i64).inspect(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
     });
     let mut p = Pipeline::new().with_channel_capacity(2);
@@ -256,9 +256,9 @@ fn a_slow_sink_holds_the_source_back() {
         .build()
         .run_blocking(p)
         .unwrap();
-    assert_eq!(pulled.load(Ordering::SeqCst), 5_000);
+    assert_eq!(pulled.load(Ordering::SeqCst), 1_000);
     // Source batch + 2 channels of 2 batches + 8 queued + 2 running + the sink's batch, in
-    // records of batches of 10: far below the 5,000 an unbounded pipeline would pull ahead.
+    // records of batches of 10: far below the 1,000 an unbounded pipeline would pull ahead.
     let ahead = max_ahead.load(Ordering::SeqCst);
     assert!(
         ahead <= 150,

@@ -18,7 +18,8 @@ use crate::dofn::SplittableDoFn;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConcurrentOptions {
-    /// The seed; repetition `i` uses `seed + i`, so a failure names the seed that replays it.
+    /// The seed; repetition `i` uses `seed + i`. A failure names its seed, which replays the same
+    /// choices (fractions, delays), though not the same thread timing.
     pub seed: u64,
     /// How many times the whole input is processed under concurrent splits.
     pub repetitions: u64,
@@ -82,7 +83,8 @@ where
 /// must equal the output of an unsplit run, as a multiset.
 ///
 /// Deterministic in its choices (seeded), not in its timing: each repetition races the two
-/// threads differently. A failure names the seed and the splits that happened.
+/// threads differently. A failure names the seed and the splits that happened, which
+/// `check_sdf_exhaustive` can usually reproduce deterministically.
 pub fn check_concurrent_splits_with<F>(
     dofn: &F,
     input: &F::Input,

@@ -96,14 +96,24 @@ where
             if k > 0 {
                 self.check_repeated_claim(r, &all, k, &path)?;
             }
+            let claims: Vec<usize> = (0..k).collect();
             for &fraction in FRACTIONS {
                 self.report.cases += 1;
-                if let Some(residual) = self.check_split(r, &all, k, fraction, &path)? {
+                if let Some(residual) = self.check_split(r, &all, &claims, fraction, &path)? {
                     residuals.push(residual);
                 }
             }
             for &fraction in INVALID_FRACTIONS {
                 self.check_invalid_fraction(r, &all, k, fraction, &path)?;
+            }
+        }
+        // Claims with gaps: a DoFn may skip positions (every other one here). A tracker that
+        // computes splits from the number of claims instead of the last position fails this.
+        for k in 2..=all.len().div_ceil(2) {
+            let claims: Vec<usize> = (0..all.len()).step_by(2).take(k).collect();
+            for &fraction in FRACTIONS {
+                self.report.cases += 1;
+                self.check_split(r, &all, &claims, fraction, &path)?;
             }
         }
         if depth < CONTRACT_DEPTH {
@@ -115,18 +125,19 @@ where
         Ok(())
     }
 
-    /// A fresh tracker, with `k` positions claimed; every claim must succeed.
+    /// A fresh tracker, with the positions at `claims` (indices into `all`) claimed; every claim
+    /// must succeed.
     fn claimed(
         &self,
         r: &R<Fx>,
         all: &[P<Fx>],
-        k: usize,
+        claims: &[usize],
         case: &str,
     ) -> Result<Fx::Tracker, Violation> {
         let mut t = self.fixture.new_tracker(r);
         let mut previous = t.progress();
         let mut bounded = t.is_bounded();
-        for p in &all[..k] {
+        for p in claims.iter().map(|&i| &all[i]) {
             match t.try_claim(p.clone()) {
                 Ok(true) => {}
                 other => {
@@ -182,6 +193,7 @@ where
         check_progress(t.progress(), &case)
     }
 
+    /// Claiming the last position again, or an earlier one, must fail.
     fn check_repeated_claim(
         &self,
         r: &R<Fx>,
@@ -189,16 +201,24 @@ where
         k: usize,
         path: &str,
     ) -> Result<(), Violation> {
-        let case = format!("{path}restriction {r:?}, claiming {:?} twice", all[k - 1]);
-        let mut t = self.claimed(r, all, k, &case)?;
-        match t.try_claim(all[k - 1].clone()) {
-            Err(_) => Ok(()),
-            Ok(claimed) => Err(Violation::new(
-                "law 3: claims strictly increase",
-                case,
-                format!("the repeated claim returned Ok({claimed}) instead of an error"),
-            )),
+        let claims: Vec<usize> = (0..k).collect();
+        let backwards = [k - 1].into_iter().chain(k.checked_sub(2));
+        for again in backwards {
+            let case = format!(
+                "{path}restriction {r:?}, after claiming up to {:?}, claiming {:?}",
+                all[k - 1],
+                all[again]
+            );
+            let mut t = self.claimed(r, all, &claims, &case)?;
+            if let Ok(claimed) = t.try_claim(all[again].clone()) {
+                return Err(Violation::new(
+                    "law 3: claims strictly increase",
+                    case,
+                    format!("the claim returned Ok({claimed}) instead of an error"),
+                ));
+            }
         }
+        Ok(())
     }
 
     fn check_invalid_fraction(
@@ -210,7 +230,8 @@ where
         path: &str,
     ) -> Result<(), Violation> {
         let case = split_case(path, r, all, k, fraction);
-        let mut t = self.claimed(r, all, k, &case)?;
+        let claims: Vec<usize> = (0..k).collect();
+        let mut t = self.claimed(r, all, &claims, &case)?;
         let result = t.try_split(fraction);
         if result.is_ok() || t.current_restriction() != *r {
             return Err(Violation::new(
@@ -225,18 +246,25 @@ where
         Ok(())
     }
 
-    /// One case: `k` claims, then `try_split(fraction)`, then the rest of the primary.
-    /// Returns the residual of a successful split.
+    /// One case: the claims (indices into `all`), then `try_split(fraction)`, then the rest of
+    /// the primary. Returns the residual of a successful split.
     fn check_split(
         &mut self,
         r: &R<Fx>,
         all: &[P<Fx>],
-        k: usize,
+        claims: &[usize],
         fraction: f64,
         path: &str,
     ) -> Result<Option<R<Fx>>, Violation> {
-        let case = split_case(path, r, all, k, fraction);
-        let mut t = self.claimed(r, all, k, &case)?;
+        // Positions up to the last claimed one are covered: claimed, or skipped for good.
+        let k = claims.last().map_or(0, |&i| i + 1);
+        let case = if claims.len() == k {
+            split_case(path, r, all, k, fraction)
+        } else {
+            let claimed: Vec<_> = claims.iter().map(|&i| &all[i]).collect();
+            format!("{path}restriction {r:?}, after claiming {claimed:?}, try_split({fraction})")
+        };
+        let mut t = self.claimed(r, all, claims, &case)?;
         let split = match t.try_split(fraction) {
             Err(e) => {
                 return Err(Violation::new(
@@ -283,6 +311,18 @@ where
                 "law 5: fraction 1 never splits",
                 case,
                 found,
+            ));
+        }
+        if self
+            .fixture
+            .new_tracker(&split.residual)
+            .check_done()
+            .is_ok()
+        {
+            return Err(Violation::new(
+                "law 1: a split's residual is never empty",
+                case,
+                format!("a fresh tracker for the residual is already done; {found}"),
             ));
         }
         if t.current_restriction() != split.primary {

@@ -7,7 +7,6 @@ use crate::error::Result;
 use crate::offset_range::{OffsetRange, OffsetRangeTracker};
 use crate::output::Output;
 use crate::shared::SharedTracker;
-use crate::tracker::RestrictionTracker;
 use crate::watermark::MonotonicWatermarkEstimator;
 
 /// `(key, n)` → `(key, 0), (key, 1), …, (key, n − 1)`: one offset per record.

@@ -7,7 +7,7 @@ use futures::executor::block_on;
 
 use crate::dofn::{ProcessContinuation, SplittableDoFn, WatermarkState};
 use crate::error::{Error, Result};
-use crate::output::{CollectEmitter, Output};
+use crate::output::{CollectEmitter, Output, Timestamped};
 use crate::shared::{SharedTracker, SplitHandle};
 use crate::time::Timestamp;
 use crate::tracker::{RestrictionTracker, SplitResult};
@@ -27,7 +27,7 @@ pub(crate) struct Pending<F: SplittableDoFn> {
 
 /// What one `process` call did.
 pub(crate) struct CallOutcome<F: SplittableDoFn> {
-    pub outputs: Vec<F::Output>,
+    pub outputs: Vec<Timestamped<F::Output>>,
     pub claims: u64,
     /// Work handed back: a checkpoint after `Resume`, a scheduled split's residual, orphans.
     pub residuals: Vec<Pending<F>>,
@@ -65,6 +65,12 @@ pub(crate) fn call<F: SplittableDoFn>(
     schedule: Option<(u64, f64)>,
     handle_to: Option<mpsc::Sender<SplitHandle<F::Restriction>>>,
 ) -> Result<CallOutcome<F>, CallProblem> {
+    // Every restriction and watermark state goes through serde first, as a runner persisting a
+    // checkpoint would: one that does not survive it fails here or changes the output.
+    let pending = Pending::<F> {
+        restriction: round_trip(&pending.restriction, "restriction")?,
+        watermark: round_trip(&pending.watermark, "watermark-estimator state")?,
+    };
     let mut tracker = SharedTracker::new(dofn.new_tracker(input, pending.restriction));
     if let Some((claims, fraction)) = schedule {
         tracker.schedule_split(claims, fraction);
@@ -89,8 +95,8 @@ pub(crate) fn call<F: SplittableDoFn>(
     tracker.serve_requests();
     let claims = tracker.claims();
     let scheduled = tracker.take_scheduled_split();
-    let mut residuals: Vec<Pending<F>> = tracker
-        .orphaned_residuals()
+    let (mut tracker, orphans) = tracker.finish();
+    let mut residuals: Vec<Pending<F>> = orphans
         .into_iter()
         .map(|restriction| Pending {
             restriction,
@@ -103,7 +109,6 @@ pub(crate) fn call<F: SplittableDoFn>(
             watermark: pending.watermark.clone(),
         });
     }
-    let mut tracker = tracker.into_inner();
     if let ProcessContinuation::Resume { .. } = continuation {
         match tracker.try_split(0.0) {
             Ok(Some(split)) => residuals.push(Pending {
@@ -117,7 +122,7 @@ pub(crate) fn call<F: SplittableDoFn>(
     if let Err(e) = tracker.check_done() {
         return Err(CallProblem::StoppedNotDone(e.to_string()));
     }
-    let outputs: Vec<F::Output> = emitter.records.into_iter().map(|r| r.value).collect();
+    let outputs = emitter.records;
     if claims == 0 && !outputs.is_empty() {
         return Err(CallProblem::OutputWithoutClaim(outputs.len()));
     }
@@ -130,13 +135,26 @@ pub(crate) fn call<F: SplittableDoFn>(
     })
 }
 
+/// Serializes `value` to JSON and back.
+fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + Debug>(
+    value: &T,
+    what: &str,
+) -> Result<T, CallProblem> {
+    let fail = |e: serde_json::Error| {
+        CallProblem::Failed(Error::message(format!(
+            "the {what} {value:?} does not survive serialization: {e}"
+        )))
+    };
+    serde_json::from_str(&serde_json::to_string(value).map_err(fail)?).map_err(fail)
+}
+
 /// Processes `pending` and every residual it leaves until nothing is left, appending the output
 /// to `outputs`. Returns the number of calls made.
 pub(crate) fn drain<F: SplittableDoFn>(
     dofn: &F,
     input: &F::Input,
     pending: Pending<F>,
-    outputs: &mut Vec<F::Output>,
+    outputs: &mut Vec<Timestamped<F::Output>>,
 ) -> Result<usize, CallProblem> {
     let mut queue = vec![pending];
     let mut calls = 0;
@@ -186,5 +204,5 @@ where
         CallProblem::Failed(e) => e,
         other => Error::message(other),
     })?;
-    Ok(outputs)
+    Ok(outputs.into_iter().map(|r| r.value).collect())
 }

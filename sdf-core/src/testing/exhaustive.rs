@@ -189,7 +189,7 @@ fn run_planned<F: SplittableDoFn>(
     pending: Pending<F>,
     plan: Plan<'_>,
     level: usize,
-    outputs: &mut Vec<F::Output>,
+    outputs: &mut Vec<crate::Timestamped<F::Output>>,
     report: &mut SdfReport,
     trail: &mut Vec<String>,
 ) -> Result<(), CallProblem> {
@@ -240,7 +240,7 @@ fn run_planned<F: SplittableDoFn>(
 fn check_initial_splits<F>(
     dofn: &F,
     input: &F::Input,
-    expected: &HashMap<&F::Output, i64>,
+    expected: &HashMap<&crate::Timestamped<F::Output>, i64>,
     report: &mut SdfReport,
 ) -> Result<(), Violation>
 where

@@ -6,7 +6,6 @@ use std::fmt::Debug;
 use crate::byte_key::{ByteKey, ByteKeyRange, ByteKeyRangeTracker};
 use crate::growable::{GrowableOffsetRangeTracker, RangeEndEstimator};
 use crate::offset_range::{OffsetRange, OffsetRangeTracker};
-use crate::shared::SharedTracker;
 use crate::tracker::RestrictionTracker;
 use crate::unsplittable::UnsplittableTracker;
 
@@ -166,30 +165,6 @@ impl<Fx: TrackerFixture> TrackerFixture for UnsplittableFixture<Fx> {
 
     fn new_tracker(&self, r: &FixtureRestriction<Fx>) -> Self::Tracker {
         UnsplittableTracker::new(self.0.new_tracker(r))
-    }
-    fn positions(&self, r: &FixtureRestriction<Fx>) -> Vec<FixturePosition<Fx>> {
-        self.0.positions(r)
-    }
-    fn end_claim(&self, r: &FixtureRestriction<Fx>) -> Option<FixturePosition<Fx>> {
-        self.0.end_claim(r)
-    }
-    fn is_dense(&self, r: &FixtureRestriction<Fx>) -> bool {
-        self.0.is_dense(r)
-    }
-}
-
-/// Any fixture's tracker claimed through a [`SharedTracker`] handle.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SharedFixture<Fx>(pub Fx);
-
-impl<Fx: TrackerFixture> TrackerFixture for SharedFixture<Fx>
-where
-    FixturePosition<Fx>: Debug,
-{
-    type Tracker = SharedTracker<Fx::Tracker>;
-
-    fn new_tracker(&self, r: &FixtureRestriction<Fx>) -> Self::Tracker {
-        SharedTracker::new(self.0.new_tracker(r))
     }
     fn positions(&self, r: &FixtureRestriction<Fx>) -> Vec<FixturePosition<Fx>> {
         self.0.positions(r)

@@ -12,8 +12,11 @@
 //! | [`check_concurrent_splits`] | `process` on one thread, random splits from another (seeded, many repetitions) |
 //! | [`run_to_completion`] | runs a DoFn on one input, as an unsplitting runner would |
 //!
-//! Each returns a report of what it exercised, or the first [`Violation`], with the smallest
-//! case that shows it (restriction, claims made, fraction, the splits that led there).
+//! Each returns a report of what it exercised, or the first [`Violation`] in the order tried
+//! (fewest claims, then fractions in order): restriction, claims made, fraction, the splits that
+//! led there. Claims are made both at every position and with gaps; every residual and
+//! watermark state goes through serde before it is processed, as a runner persisting a
+//! checkpoint would; outputs are compared with their event timestamps.
 //!
 //! ```
 //! use sdf_core::OffsetRange;
@@ -48,7 +51,7 @@ pub use exhaustive::{
 };
 pub use fixtures::{
     ByteKeyFixture, FixedEstimate, FixturePosition, FixtureRestriction, GrowableFixture,
-    OffsetFixture, SharedFixture, TrackerFixture, UnsplittableFixture,
+    OffsetFixture, TrackerFixture, UnsplittableFixture,
 };
 pub use violation::Violation;
 

@@ -2,12 +2,13 @@
 
 use std::fmt;
 
-/// A broken law, with the smallest case that shows it.
+/// A broken law, with the first case that shows it.
 ///
 /// The checkers try cases in increasing order (claims made, then fractions in the order of
-/// [`FRACTIONS`](super::FRACTIONS), then nesting depth), so the first violation found is the
-/// smallest. Its `Debug` output is the same readable text as `Display`, so `.unwrap()` in a
-/// test prints the whole case.
+/// [`FRACTIONS`](super::FRACTIONS), then nesting depth) and report the first that fails: the
+/// one with the fewest claims and the smallest fraction for the restriction given. They do not
+/// shrink the restriction itself; start from a small one. Its `Debug` output is the same
+/// readable text as `Display`, so `.unwrap()` in a test prints the whole case.
 #[derive(Clone, PartialEq)]
 pub struct Violation {
     /// Which law broke, e.g. `"law 1: split halves are exact"`.

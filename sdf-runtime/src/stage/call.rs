@@ -133,8 +133,7 @@ impl<F: SplittableDoFn> Stage<F> {
 
         tracker.serve_requests();
         Counters::add(&self.counters.claims, tracker.claims());
-        let orphans = tracker.orphaned_residuals();
-        let mut tracker = tracker.into_inner();
+        let (mut tracker, orphans) = tracker.finish();
         let mut checkpoints = Vec::new();
         for reply in [timer_checkpoint, emitter.checkpoint.take()]
             .into_iter()

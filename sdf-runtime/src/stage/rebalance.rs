@@ -11,8 +11,8 @@ use super::{Stage, Work};
 use crate::metrics::Counters;
 use crate::policy;
 
-/// How long a running call has to answer a snapshot or split request (it answers at its next
-/// claim). A call that does not answer in time is skipped this round.
+/// How long a running call has to answer a snapshot (it answers at its next claim). A call that
+/// does not answer in time is skipped this round.
 const ANSWER_WITHIN: Duration = Duration::from_millis(20);
 
 /// A running call an idle worker may split: its id, split handle, element and starting
