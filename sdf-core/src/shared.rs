@@ -47,7 +47,8 @@ enum Request<R> {
         /// Defer the split until at least one claim succeeded (Beam PR #32044: a checkpoint
         /// before the first claim makes no progress and can livelock).
         after_first_claim: bool,
-        reply: oneshot::Sender<SplitReply<R>>,
+        /// Where the answer goes; `None`: the residual is kept for the tracker's owner.
+        reply: Option<oneshot::Sender<SplitReply<R>>>,
     },
     Snapshot {
         reply: oneshot::Sender<TrackerSnapshot<R>>,
@@ -117,9 +118,12 @@ impl<R> Drop for Closer<R> {
         self.0.pending.store(false, Ordering::Relaxed);
         for request in requests.drain(..) {
             match request {
-                Request::Split { reply, .. } => {
+                Request::Split {
+                    reply: Some(reply), ..
+                } => {
                     let _ = reply.send(Ok(None));
                 }
+                Request::Split { reply: None, .. } => {}
                 // Dropping the sender tells the requester the call has ended.
                 Request::Snapshot { .. } => {}
             }
@@ -231,12 +235,23 @@ impl<T: RestrictionTracker> SharedTracker<T> {
                     reply,
                 }),
                 Request::Split {
-                    fraction, reply, ..
+                    fraction,
+                    reply: Some(reply),
+                    ..
                 } => {
                     if reply.is_canceled() {
                         continue;
                     }
                     if let Err(Ok(Some(split))) = reply.send(self.tracker.try_split(fraction)) {
+                        self.closer.0.orphan(split.residual);
+                    }
+                }
+                Request::Split {
+                    fraction,
+                    reply: None,
+                    ..
+                } => {
+                    if let Ok(Some(split)) = self.tracker.try_split(fraction) {
                         self.closer.0.orphan(split.residual);
                     }
                 }
@@ -353,13 +368,24 @@ impl<R: Send + 'static> SplitHandle<R> {
         self.post(Request::Split {
             fraction,
             after_first_claim,
-            reply,
+            reply: Some(reply),
         });
         SplitReplyFuture {
             receiver,
             mailbox: Arc::clone(&self.mailbox),
             returned: false,
         }
+    }
+
+    /// Asks the call to checkpoint at its next claim (`try_split(0.0)`) without waiting for the
+    /// answer: the residual is kept for the tracker's owner, which gets it from
+    /// [`SharedTracker::finish`]. For a runner that must stop every running call at once.
+    pub fn request_checkpoint(&self) {
+        self.post(Request::Split {
+            fraction: 0.0,
+            after_first_claim: false,
+            reply: None,
+        });
     }
 
     /// Asks for the tracker's restriction, progress and claim count; `None` if the call ended.
@@ -539,6 +565,17 @@ mod tests {
         assert_eq!(t.orphaned_residuals(), vec![OffsetRange::new(5, 10)]);
         let (_, orphans) = t.finish();
         assert!(orphans.is_empty(), "handed over once");
+    }
+
+    #[test]
+    fn a_requested_checkpoint_goes_to_the_owner() {
+        let mut t = tracker(10);
+        let handle = t.split_handle();
+        assert!(t.try_claim(0).unwrap());
+        handle.request_checkpoint();
+        assert!(!t.try_claim(1).unwrap(), "the checkpoint came first");
+        let (_, orphans) = t.finish();
+        assert_eq!(orphans, vec![OffsetRange::new(1, 10)]);
     }
 
     #[test]

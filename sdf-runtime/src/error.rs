@@ -46,6 +46,9 @@ pub enum Error {
         #[source]
         source: Box<sdf_core::Error>,
     },
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(Box<crate::checkpoint::store::CheckpointError>),
     /// The pipeline was cancelled with [`PipelineHandle::cancel`](crate::PipelineHandle::cancel).
     #[error("the pipeline was cancelled")]
     Cancelled,

@@ -1,26 +1,68 @@
 //! [`Executor`]: runs a [`Pipeline`] on tokio; [`PipelineHandle`]: watches and steers it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
 
+use crate::checkpoint::coordinator::Coordinator;
+use crate::checkpoint::store::CheckpointStore;
 use crate::config::Config;
+use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::metrics::{Counters, StageMetrics};
-use crate::pipeline::{Control, Pipeline};
+use crate::pipeline::{Env, Pipeline};
 
 /// Runs pipelines on the current tokio runtime (or on its own, with
 /// [`run_blocking`](Executor::run_blocking)).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct Executor {
     config: Config,
+    store: Option<Arc<dyn CheckpointStore>>,
+    checkpoint_interval: Duration,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("config", &self.config)
+            .field("durable", &self.store.is_some())
+            .field("checkpoint_interval", &self.checkpoint_interval)
+            .finish()
+    }
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        ExecutorBuilder::default().build()
+    }
 }
 
 /// Builds an [`Executor`]; every setting has a default that works.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct ExecutorBuilder {
     config: Config,
+    store: Option<Arc<dyn CheckpointStore>>,
+    checkpoint_interval: Duration,
+}
+
+impl Default for ExecutorBuilder {
+    fn default() -> Self {
+        ExecutorBuilder {
+            config: Config::default(),
+            store: None,
+            checkpoint_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl std::fmt::Debug for ExecutorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutorBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ExecutorBuilder {
@@ -74,10 +116,27 @@ impl ExecutorBuilder {
         self
     }
 
+    /// Makes the pipeline durable: a consistent checkpoint is saved in `store` every
+    /// [`checkpoint_interval`](Self::checkpoint_interval), sinks commit with it, and a pipeline
+    /// started on a store that holds a checkpoint resumes from it. Without a store, the pipeline
+    /// commits its sinks once, at the end.
+    pub fn checkpoint_store(mut self, store: Arc<dyn CheckpointStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// How often a durable pipeline checkpoints (default 1 s).
+    pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
+        self.checkpoint_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
     /// The executor.
     pub fn build(self) -> Executor {
         Executor {
             config: self.config,
+            store: self.store,
+            checkpoint_interval: self.checkpoint_interval,
         }
     }
 }
@@ -93,23 +152,80 @@ impl Executor {
         &self.config
     }
 
-    /// Starts `pipeline` on the current tokio runtime.
+    /// Starts `pipeline` on the current tokio runtime. With a checkpoint store that holds a
+    /// checkpoint of this pipeline, it resumes from there.
     ///
     /// # Panics
     /// Outside a tokio runtime.
     pub fn run(&self, pipeline: Pipeline) -> PipelineHandle {
         let control = Arc::new(Control::default());
-        let mut tasks = JoinSet::new();
-        for (name, task) in pipeline.tasks {
-            let future = task(self.config.clone(), Arc::clone(&control));
-            tasks.spawn(async move { future.await.map_err(|e| (name, e)) });
-        }
-        let supervisor = tokio::spawn(supervise(tasks, Arc::clone(&control)));
+        let counters = pipeline.counters.clone();
+        let supervisor = match self.start(pipeline, &control) {
+            Ok(started) => tokio::spawn(supervise(started, self.checkpoint_interval)),
+            Err(e) => tokio::spawn(async move { Err(e) }),
+        };
         PipelineHandle {
             control,
-            counters: pipeline.counters,
+            counters,
             supervisor,
         }
+    }
+
+    fn start(&self, pipeline: Pipeline, control: &Arc<Control>) -> Result<Started> {
+        if let Some(name) = pipeline.duplicate {
+            return Err(Error::Internal(format!(
+                "two steps are named '{name}': step names identify state in checkpoints and must be distinct"
+            )));
+        }
+        for link in pipeline.links {
+            control.register_link(link);
+        }
+        let restored = match &self.store {
+            Some(store) => Coordinator::load(store.as_ref(), &pipeline.names)?,
+            None => None,
+        };
+        let (epoch, mut state, mut commits) = match restored {
+            Some(c) => {
+                tracing::info!(epoch = c.epoch, "resuming from checkpoint");
+                let commits = c
+                    .commits
+                    .into_iter()
+                    .map(|(name, v)| (name, (c.epoch, v)))
+                    .collect();
+                (c.epoch + 1, c.state, commits)
+            }
+            None => (1, BTreeMap::new(), BTreeMap::new()),
+        };
+        let mut tasks = JoinSet::new();
+        for (name, task) in pipeline.tasks {
+            let env = Env {
+                config: self.config.clone(),
+                control: Arc::clone(control),
+                restored: state.remove(&name),
+            };
+            let future = task(env);
+            tasks.spawn(async move { future.await.map_err(|e| (name, e)) });
+        }
+        let mut sinks = JoinSet::new();
+        let mut ports = Vec::new();
+        for (port, task) in pipeline.sinks {
+            let future = task(commits.remove(&port.name));
+            let name = port.name.clone();
+            sinks.spawn(async move { future.await.map_err(|e| (name, e)) });
+            ports.push(port);
+        }
+        let coordinator = Coordinator {
+            store: self.store.clone(),
+            control: Arc::clone(control),
+            sinks: ports,
+            steps: pipeline.names,
+            epoch,
+        };
+        Ok(Started {
+            tasks,
+            sinks,
+            coordinator,
+        })
     }
 
     /// Runs `pipeline` to completion on a runtime of its own. `process` calls run on worker
@@ -124,35 +240,67 @@ impl Executor {
     }
 }
 
-/// Waits for every step; on the first failure stops the others. After success, runs the
-/// finalizers of the work that reached the sinks.
-async fn supervise(
-    mut tasks: JoinSet<Result<(), (String, Error)>>,
-    control: Arc<Control>,
+type Joined = JoinSet<Result<(), (String, Error)>>;
+
+struct Started {
+    tasks: Joined,
+    sinks: Joined,
+    coordinator: Coordinator,
+}
+
+/// Waits for every source and stage, checkpointing every `interval` (with a store); on the first
+/// failure stops everything. At the end takes the last checkpoint, which commits the sinks and
+/// runs the remaining finalizers, and finishes the sinks.
+async fn supervise(started: Started, interval: Duration) -> Result<()> {
+    let Started {
+        mut tasks,
+        mut sinks,
+        mut coordinator,
+    } = started;
+    let control = Arc::clone(&coordinator.control);
+    let result = async {
+        let periodic = coordinator.store.is_some();
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => match joined {
+                    None => break,
+                    Some(joined) => flatten(joined)?,
+                },
+                Some(joined) = sinks.join_next() => {
+                    flatten(joined)?;
+                    return Err(Error::Internal("a sink stopped before the end of its input".into()));
+                }
+                _ = ticker.tick(), if periodic => coordinator.checkpoint(false).await?,
+            }
+        }
+        coordinator.checkpoint(true).await?;
+        for port in &coordinator.sinks {
+            port.finish().await;
+        }
+        while let Some(joined) = sinks.join_next().await {
+            flatten(joined)?;
+        }
+        Ok(())
+    }
+    .await;
+    if result.is_err() {
+        control.fail();
+        tasks.abort_all();
+        sinks.abort_all();
+    }
+    result
+}
+
+fn flatten(
+    joined: std::result::Result<Result<(), (String, Error)>, tokio::task::JoinError>,
 ) -> Result<()> {
-    let mut failure = None;
-    while let Some(joined) = tasks.join_next().await {
-        let result = match joined {
-            Ok(Ok(())) => continue,
-            Ok(Err((_, e))) => e,
-            Err(e) if e.is_cancelled() => Error::Cancelled,
-            Err(e) => Error::Internal(format!("a pipeline task panicked: {e}")),
-        };
-        if failure.is_none() {
-            control.fail();
-            tasks.abort_all();
-            failure = Some(result);
-        }
+    match joined {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err((_, e))) => Err(e),
+        Err(e) if e.is_cancelled() => Err(Error::Cancelled),
+        Err(e) => Err(Error::Internal(format!("a pipeline task panicked: {e}"))),
     }
-    if let Some(error) = failure {
-        return Err(error);
-    }
-    for finalizer in control.take_finalizers() {
-        if let Err(error) = finalizer().await {
-            tracing::warn!(%error, "a bundle finalizer failed after its output was committed");
-        }
-    }
-    Ok(())
 }
 
 /// A running pipeline: metrics, drain, cancel, and its completion.

@@ -34,17 +34,23 @@
 //! # Ok::<(), sdf_runtime::Error>(())
 //! ```
 
+mod checkpoint;
 mod config;
+mod control;
 mod error;
 mod executor;
+mod link;
 mod message;
 mod metrics;
 mod pipeline;
 mod policy;
+mod sink;
 mod stage;
 
+pub use checkpoint::store::{CheckpointError, CheckpointStore, DirectoryStore, MemoryStore};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use executor::{Executor, ExecutorBuilder, PipelineHandle};
 pub use metrics::StageMetrics;
-pub use pipeline::{Collected, PCollection, Pipeline, Sink, SourceSender};
+pub use pipeline::{Collected, PCollection, Pipeline, SourceSender};
+pub use sink::Sink;

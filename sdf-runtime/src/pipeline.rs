@@ -1,47 +1,35 @@
 //! [`Pipeline`]: a typed chain of sources, SDF stages and sinks, built before it runs.
 
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use sdf_core::{Finalizer, SplittableDoFn, Timestamp, Timestamped};
-use tokio::sync::{mpsc, watch};
+use sdf_core::{SplittableDoFn, Timestamp, Timestamped};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::control::{Checkpointed, Control};
 use crate::error::{Error, Result};
+use crate::link::{LinkReceiver, LinkSender, link};
 use crate::message::Message;
 use crate::metrics::Counters;
+use crate::sink::{Sink, SinkPort, run_sink};
 use crate::stage::Stage;
 
 /// A collection of records flowing between two steps of a [`Pipeline`]. Consumed by the step
 /// that reads it.
 #[must_use = "a collection nobody reads blocks its producer once the channel is full"]
 pub struct PCollection<T> {
-    rx: mpsc::Receiver<Message<T>>,
+    pub(crate) rx: LinkReceiver<T>,
 }
 
 impl<T> Debug for PCollection<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PCollection")
-    }
-}
-
-/// A destination for records: the end of a pipeline.
-#[async_trait]
-pub trait Sink<T: Send>: Send + 'static {
-    /// Takes a batch of records. May wait: the pipeline slows down to the sink's pace.
-    async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()>;
-
-    /// Called when the input watermark advances.
-    async fn on_watermark(&mut self, _watermark: Timestamp) -> sdf_core::Result<()> {
-        Ok(())
-    }
-
-    /// Called once after the last record.
-    async fn finish(&mut self) -> sdf_core::Result<()> {
-        Ok(())
     }
 }
 
@@ -93,12 +81,15 @@ impl<T> Collected<T> {
     }
 }
 
+/// Records are visible as soon as they are written: not transactional.
 struct CollectSink<T> {
     into: Collected<T>,
 }
 
 #[async_trait]
 impl<T: Send + 'static> Sink<T> for CollectSink<T> {
+    type Commit = ();
+
     async fn write(&mut self, mut batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
         self.into
             .records
@@ -113,13 +104,22 @@ impl<T: Send + 'static> Sink<T> for CollectSink<T> {
             .fetch_max(watermark.as_micros(), Ordering::Relaxed);
         Ok(())
     }
+    async fn prepare(&mut self, _epoch: u64) -> sdf_core::Result<()> {
+        Ok(())
+    }
+    async fn commit(&mut self, _epoch: u64, _commit: ()) -> sdf_core::Result<()> {
+        Ok(())
+    }
 }
 
-/// Sends elements into a pipeline built with [`Pipeline::channel_source`]: a source that stays open
-/// while the pipeline runs. Dropping every sender ends the input.
+/// Sends elements into a pipeline built with [`Pipeline::channel_source`]: a source that stays
+/// open while the pipeline runs. Dropping every sender ends the input.
+///
+/// Not replayable: after a crash, elements sent after the last checkpoint are not sent again.
+/// For exactly-once ingestion, read from a source that can resume (an SDF over files or a log).
 #[derive(Debug)]
 pub struct SourceSender<T> {
-    tx: mpsc::Sender<Message<T>>,
+    tx: LinkSender<T>,
 }
 
 impl<T> Clone for SourceSender<T> {
@@ -153,73 +153,22 @@ impl<T: Send> SourceSender<T> {
     }
 }
 
-/// What running steps share: drain and stop signals, and the finalizers of committed work.
-pub(crate) struct Control {
-    drain: watch::Sender<bool>,
-    stopped: AtomicBool,
-    finalizers: Mutex<Vec<Finalizer>>,
+/// What a step is given when the pipeline starts.
+pub(crate) struct Env {
+    pub config: Config,
+    pub control: Arc<Control>,
+    /// The step's state from the checkpoint the pipeline resumes from.
+    pub restored: Option<serde_json::Value>,
 }
 
-impl Default for Control {
-    fn default() -> Self {
-        Control {
-            drain: watch::Sender::new(false),
-            stopped: AtomicBool::new(false),
-            finalizers: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-impl Debug for Control {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Control")
-            .field("draining", &self.is_draining())
-            .field("stopped", &self.is_stopped())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Control {
-    pub fn drain(&self) {
-        self.drain.send_replace(true);
-    }
-
-    pub fn is_draining(&self) -> bool {
-        *self.drain.borrow()
-    }
-
-    /// Resolves once a drain is requested.
-    pub async fn draining(&self) {
-        let mut rx = self.drain.subscribe();
-        let _ = rx.wait_for(|d| *d).await;
-    }
-
-    /// Stops every step: a stage failed or the pipeline was cancelled.
-    pub fn fail(&self) {
-        self.stopped.store(true, Ordering::Release);
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::Acquire)
-    }
-
-    pub fn add_finalizers(&self, finalizers: Vec<Finalizer>) {
-        if !finalizers.is_empty() {
-            self.finalizers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(finalizers);
-        }
-    }
-
-    pub fn take_finalizers(&self) -> Vec<Finalizer> {
-        std::mem::take(&mut *self.finalizers.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
-type Task = Box<dyn FnOnce(Config, Arc<Control>) -> BoxFuture<'static, Result<()>> + Send>;
+pub(crate) type Task = Box<dyn FnOnce(Env) -> BoxFuture<'static, Result<()>> + Send>;
+pub(crate) type SinkTask =
+    Box<dyn FnOnce(Option<(u64, serde_json::Value)>) -> BoxFuture<'static, Result<()>> + Send>;
 
 /// A pipeline under construction: sources, SDF stages and sinks, connected by [`PCollection`]s.
+///
+/// Step names identify state in checkpoints: give every step a distinct name, and keep names
+/// stable across restarts.
 ///
 /// ```
 /// use sdf_core::testing::CountFn;
@@ -237,14 +186,19 @@ type Task = Box<dyn FnOnce(Config, Arc<Control>) -> BoxFuture<'static, Result<()
 /// ```
 pub struct Pipeline {
     pub(crate) tasks: Vec<(String, Task)>,
+    pub(crate) sinks: Vec<(SinkPort, SinkTask)>,
     pub(crate) counters: Vec<Arc<Counters>>,
+    pub(crate) links: Vec<Arc<crate::link::LinkCounters>>,
+    pub(crate) names: Vec<String>,
+    pub(crate) duplicate: Option<String>,
     channel_capacity: usize,
 }
 
 impl Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let steps: Vec<_> = self.tasks.iter().map(|(name, _)| name.as_str()).collect();
-        f.debug_struct("Pipeline").field("steps", &steps).finish()
+        f.debug_struct("Pipeline")
+            .field("steps", &self.names)
+            .finish()
     }
 }
 
@@ -259,7 +213,11 @@ impl Pipeline {
     pub fn new() -> Self {
         Pipeline {
             tasks: Vec::new(),
+            sinks: Vec::new(),
             counters: Vec::new(),
+            links: Vec::new(),
+            names: Vec::new(),
+            duplicate: None,
             channel_capacity: 16,
         }
     }
@@ -270,16 +228,21 @@ impl Pipeline {
         self
     }
 
-    fn channel<T>(&self) -> (mpsc::Sender<Message<T>>, PCollection<T>) {
-        let (tx, rx) = mpsc::channel(self.channel_capacity);
+    fn channel<T>(&mut self) -> (LinkSender<T>, PCollection<T>) {
+        let (tx, rx) = link(self.channel_capacity);
+        self.links.push(rx.counters());
         (tx, PCollection { rx })
     }
 
-    fn task(&mut self, name: &str, task: Task) {
-        self.tasks.push((name.to_string(), task));
+    fn name(&mut self, name: &str) {
+        if self.names.iter().any(|n| n == name) && self.duplicate.is_none() {
+            self.duplicate = Some(name.to_string());
+        }
+        self.names.push(name.to_string());
     }
 
     /// A bounded source: the items, with timestamp [`Timestamp::MIN`], then watermark +∞.
+    /// Checkpoints record how many items were read; a restarted pipeline skips them.
     pub fn from_iter<T, I>(&mut self, name: &str, items: I) -> PCollection<T>
     where
         T: Send + 'static,
@@ -302,42 +265,31 @@ impl Pipeline {
         I: IntoIterator<Item = Timestamped<T>> + Send + 'static,
         I::IntoIter: Send,
     {
+        self.name(name);
         let (tx, out) = self.channel();
-        self.task(
-            name,
-            Box::new(move |config, control| {
-                Box::pin(async move {
-                    let mut items = items.into_iter();
-                    loop {
-                        if control.is_draining() || control.is_stopped() {
-                            return Ok(());
-                        }
-                        let batch: Vec<_> = items.by_ref().take(config.batch_size).collect();
-                        if batch.is_empty() {
-                            break;
-                        }
-                        if tx.send(Message::Batch(batch)).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                    let _ = tx.send(Message::Watermark(Timestamp::MAX)).await;
-                    Ok(())
-                })
-            }),
-        );
+        let source = Arc::new(IterSource {
+            name: name.to_string(),
+            read: AtomicU64::new(0),
+        });
+        self.tasks.push((
+            name.to_string(),
+            Box::new(move |env| Box::pin(source.run(env, items, tx))),
+        ));
         out
     }
 
     /// An open source: elements arrive through the returned sender while the pipeline runs.
     pub fn channel_source<T: Send + 'static>(
         &mut self,
-        _name: &str,
+        name: &str,
     ) -> (SourceSender<T>, PCollection<T>) {
+        self.name(name);
         let (tx, out) = self.channel();
         (SourceSender { tx }, out)
     }
 
-    /// Applies a splittable DoFn to every element of `input`.
+    /// Applies a splittable DoFn to every element of `input`. Elements are serializable so that
+    /// checkpoints can hold the work still to do for them.
     pub fn apply<F>(
         &mut self,
         name: &str,
@@ -346,51 +298,59 @@ impl Pipeline {
     ) -> PCollection<F::Output>
     where
         F: SplittableDoFn,
+        F::Input: Serialize + DeserializeOwned,
     {
+        self.name(name);
         let (tx, out) = self.channel();
         let counters = Arc::new(Counters::new(name));
         self.counters.push(Arc::clone(&counters));
         let stage_name = name.to_string();
-        self.task(
-            name,
-            Box::new(move |config, control| {
-                let stage = Stage::new(stage_name, dofn, config, tx, control, counters);
-                Box::pin(stage.run(input.rx))
+        self.tasks.push((
+            name.to_string(),
+            Box::new(move |env| {
+                Box::pin(async move {
+                    let stage = Stage::new(
+                        stage_name,
+                        dofn,
+                        env.config,
+                        tx,
+                        Arc::clone(&env.control),
+                        counters,
+                    );
+                    stage.restore(env.restored)?;
+                    env.control
+                        .register(Arc::clone(&stage) as Arc<dyn Checkpointed>);
+                    stage.run(input.rx).await
+                })
             }),
-        );
+        ));
         out
     }
 
-    /// Ends `input` in `sink`.
-    pub fn sink<T: Send + 'static>(
+    /// Ends `input` in `sink`. A transactional sink gets exactly-once output with a checkpoint
+    /// store; see [`Sink`].
+    pub fn sink<T: Send + 'static, S: Sink<T>>(
         &mut self,
         name: &str,
         input: PCollection<T>,
-        mut sink: impl Sink<T>,
+        sink: S,
     ) {
+        self.name(name);
+        let (tx, requests) = mpsc::channel(4);
+        let port = SinkPort {
+            name: name.to_string(),
+            tx,
+        };
         let sink_name = name.to_string();
-        self.task(
-            name,
-            Box::new(move |_config, _control| {
-                Box::pin(async move {
-                    let mut rx = input.rx;
-                    let fail = |source: sdf_core::Error| Error::Sink {
-                        sink: sink_name.clone(),
-                        source: Box::new(source),
-                    };
-                    while let Some(message) = rx.recv().await {
-                        match message {
-                            Message::Batch(batch) => sink.write(batch).await.map_err(fail)?,
-                            Message::Watermark(w) => sink.on_watermark(w).await.map_err(fail)?,
-                        }
-                    }
-                    sink.finish().await.map_err(fail)
-                })
+        self.sinks.push((
+            port,
+            Box::new(move |restored| {
+                Box::pin(run_sink(sink_name, sink, input.rx, requests, restored))
             }),
-        );
+        ));
     }
 
-    /// Collects `input` in memory; for tests and small results.
+    /// Collects `input` in memory; for tests and small results. Not transactional.
     pub fn collect<T: Send + 'static>(
         &mut self,
         name: &str,
@@ -410,5 +370,63 @@ impl Pipeline {
             },
         );
         collected
+    }
+}
+
+/// A bounded source over an iterator; its checkpointed state is how many items it has sent.
+struct IterSource {
+    name: String,
+    read: AtomicU64,
+}
+
+impl Checkpointed for IterSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({ "read": self.read.load(Ordering::Acquire) }))
+    }
+}
+
+impl IterSource {
+    async fn run<T, I>(self: Arc<Self>, env: Env, items: I, tx: LinkSender<T>) -> Result<()>
+    where
+        I: IntoIterator<Item = Timestamped<T>>,
+    {
+        let skip = match &env.restored {
+            Some(state) => state.get("read").and_then(|r| r.as_u64()).ok_or_else(|| {
+                Error::Internal(format!(
+                    "source '{}': the checkpoint has no read position: {state}",
+                    self.name
+                ))
+            })?,
+            None => 0,
+        };
+        self.read.store(skip, Ordering::Release);
+        env.control
+            .register(Arc::clone(&self) as Arc<dyn Checkpointed>);
+        let control = &env.control;
+        let mut items = items.into_iter().skip(skip as usize);
+        loop {
+            control.wait_while_pausing().await;
+            if control.is_draining() || control.is_stopped() {
+                return Ok(());
+            }
+            let _unit = control.gate.read().await;
+            if control.is_pausing() {
+                continue;
+            }
+            let batch: Vec<_> = items.by_ref().take(env.config.batch_size).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let n = batch.len() as u64;
+            if tx.send(Message::Batch(batch)).await.is_err() {
+                return Ok(());
+            }
+            self.read.fetch_add(n, Ordering::AcqRel);
+        }
+        let _ = tx.send(Message::Watermark(Timestamp::MAX)).await;
+        Ok(())
     }
 }

@@ -220,6 +220,16 @@ struct SlowSink {
 
 #[async_trait]
 impl Sink<i64> for SlowSink {
+    type Commit = ();
+
+    async fn prepare(&mut self, _: u64) -> Result<()> {
+        Ok(())
+    }
+
+    async fn commit(&mut self, _: u64, _: ()) -> Result<()> {
+        Ok(())
+    }
+
     async fn write(&mut self, batch: Vec<Timestamped<i64>>) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(1)).await;
         self.received += batch.len() as u64;

@@ -11,12 +11,12 @@ use sdf_core::{
     Emitter, Finalizer, Output, ProcessContinuation, RestrictionTracker, SharedTracker,
     SplitHandle, SplitReplyFuture, SplittableDoFn, Timestamped, WatermarkEstimator,
 };
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::state::Running;
 use super::{Stage, Work};
 use crate::error::{Error, Result};
+use crate::link::LinkSender;
 use crate::message::Message;
 use crate::metrics::Counters;
 
@@ -34,7 +34,7 @@ struct CallEmitter<T: Send, R> {
     handle: SplitHandle<R>,
     checkpoint: Option<SplitReplyFuture<R>>,
     finalizers: Vec<Finalizer>,
-    downstream: mpsc::Sender<Message<T>>,
+    downstream: LinkSender<T>,
 }
 
 #[async_trait]
@@ -65,10 +65,7 @@ impl<T: Send + 'static, R: Send + 'static> Emitter<T> for CallEmitter<T, R> {
     }
 }
 
-async fn send<T>(
-    downstream: &mpsc::Sender<Message<T>>,
-    batch: Vec<Timestamped<T>>,
-) -> sdf_core::Result<()> {
+async fn send<T>(downstream: &LinkSender<T>, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
     downstream
         .send(Message::Batch(batch))
         .await

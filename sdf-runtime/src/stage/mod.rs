@@ -5,6 +5,7 @@
 //! behind one `std` mutex that is never held across an `.await`.
 
 mod call;
+mod persist;
 mod rebalance;
 mod state;
 
@@ -12,14 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sdf_core::{SplittableDoFn, Timestamp, Timestamped, WatermarkEstimator, WatermarkState};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::link::{LinkReceiver, LinkSender};
 use crate::message::Message;
 use crate::metrics::Counters;
-use crate::pipeline::Control;
 use crate::policy;
 use state::State;
 
@@ -67,7 +69,7 @@ pub(crate) struct Stage<F: SplittableDoFn> {
     /// Signalled when queue space frees up (intake backpressure).
     pub space: Notify,
     pub counters: Arc<Counters>,
-    pub output: mpsc::Sender<Message<F::Output>>,
+    pub output: LinkSender<F::Output>,
     pub control: Arc<Control>,
     /// Only one worker rebalances at a time.
     pub rebalancing: tokio::sync::Mutex<()>,
@@ -78,7 +80,7 @@ impl<F: SplittableDoFn> Stage<F> {
         name: String,
         dofn: F,
         config: Config,
-        output: mpsc::Sender<Message<F::Output>>,
+        output: LinkSender<F::Output>,
         control: Arc<Control>,
         counters: Arc<Counters>,
     ) -> Arc<Self> {
@@ -101,7 +103,7 @@ impl<F: SplittableDoFn> Stage<F> {
     }
 
     /// Runs the stage to completion: setup, intake and workers, teardown, then +∞ downstream.
-    pub async fn run(self: Arc<Self>, input: mpsc::Receiver<Message<F::Input>>) -> Result<()> {
+    pub async fn run(self: Arc<Self>, input: LinkReceiver<F::Input>) -> Result<()> {
         self.dofn
             .setup()
             .await
@@ -155,7 +157,7 @@ impl<F: SplittableDoFn> Stage<F> {
 
     /// Takes input elements, pairs each with its initial restriction, splits it and queues the
     /// pieces. Stops taking input while the queue is full.
-    async fn intake(self: Arc<Self>, mut input: mpsc::Receiver<Message<F::Input>>) -> Result<()> {
+    async fn intake(self: Arc<Self>, mut input: LinkReceiver<F::Input>) -> Result<()> {
         let limit = self.config.queue_per_worker * self.config.workers.max(1);
         loop {
             let message = tokio::select! {
@@ -178,6 +180,7 @@ impl<F: SplittableDoFn> Stage<F> {
                 }
                 None => break,
             }
+            input.handled();
         }
         self.lock().input_closed = true;
         self.wake.notify_waiters();
@@ -238,7 +241,12 @@ impl<F: SplittableDoFn> Stage<F> {
             let space = self.space.notified();
             tokio::pin!(space);
             space.as_mut().enable();
-            if self.lock().queue.len() < limit || self.control.is_stopped() {
+            // While a checkpoint is taken the queue must take in-flight messages whatever its
+            // size: the checkpoint waits for every link to drain.
+            if self.lock().queue.len() < limit
+                || self.control.is_stopped()
+                || self.control.is_pausing()
+            {
                 return;
             }
             space.await;
@@ -249,6 +257,12 @@ impl<F: SplittableDoFn> Stage<F> {
     async fn worker(self: Arc<Self>) -> Result<()> {
         let mut backoff = Duration::from_millis(1);
         loop {
+            self.control.wait_while_pausing().await;
+            // Held while this worker takes and runs work: a checkpoint waits for it.
+            let unit = self.control.gate.read().await;
+            if self.control.is_pausing() {
+                continue;
+            }
             let wake = self.wake.notified();
             tokio::pin!(wake);
             wake.as_mut().enable();
@@ -284,6 +298,7 @@ impl<F: SplittableDoFn> Stage<F> {
                         backoff = Duration::from_millis(1);
                         continue;
                     }
+                    drop(unit);
                     let retry = if running && self.config.rebalance {
                         backoff = (backoff * 2).min(Duration::from_millis(50));
                         Some(Instant::now() + backoff)

@@ -1,0 +1,142 @@
+//! [`Control`]: what every running step shares: drain and stop signals, the checkpoint gate,
+//! the registry of checkpointed steps and links, and the finalizers of committed work.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sdf_core::Finalizer;
+use tokio::sync::{Notify, RwLock, watch};
+
+use crate::error::Result;
+use crate::link::LinkCounters;
+
+/// A step whose state goes into checkpoints: a source's position, a stage's queued work.
+pub(crate) trait Checkpointed: Send + Sync {
+    /// The step's name, unique in the pipeline.
+    fn name(&self) -> &str;
+    /// Asks running work to stop soon (a checkpoint is coming).
+    fn interrupt(&self) {}
+    /// The step's state. Called only while the pipeline is quiescent.
+    fn snapshot(&self) -> Result<serde_json::Value>;
+}
+
+pub(crate) struct Control {
+    drain: watch::Sender<bool>,
+    stopped: AtomicBool,
+    /// A checkpoint is being taken: take no new work.
+    pausing: AtomicBool,
+    resumed: Notify,
+    /// Workers and sources hold a read guard for each unit of work; a checkpoint holds the write
+    /// guard, so while it is taken nothing runs.
+    pub gate: RwLock<()>,
+    finalizers: Mutex<Vec<Finalizer>>,
+    steps: Mutex<Vec<Arc<dyn Checkpointed>>>,
+    links: Mutex<Vec<Arc<LinkCounters>>>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            drain: watch::Sender::new(false),
+            stopped: AtomicBool::new(false),
+            pausing: AtomicBool::new(false),
+            resumed: Notify::new(),
+            gate: RwLock::new(()),
+            finalizers: Mutex::new(Vec::new()),
+            steps: Mutex::new(Vec::new()),
+            links: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl fmt::Debug for Control {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Control")
+            .field("draining", &self.is_draining())
+            .field("stopped", &self.is_stopped())
+            .field("pausing", &self.is_pausing())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Control {
+    pub fn drain(&self) {
+        self.drain.send_replace(true);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        *self.drain.borrow()
+    }
+
+    /// Resolves once a drain is requested.
+    pub async fn draining(&self) {
+        let mut rx = self.drain.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
+    }
+
+    /// Stops every step: a step failed or the pipeline was cancelled.
+    pub fn fail(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.resumed.notify_waiters();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    pub fn set_pausing(&self, pausing: bool) {
+        self.pausing.store(pausing, Ordering::Release);
+        if !pausing {
+            self.resumed.notify_waiters();
+        }
+    }
+
+    pub fn is_pausing(&self) -> bool {
+        self.pausing.load(Ordering::Acquire)
+    }
+
+    /// Waits while a checkpoint is being taken.
+    pub async fn wait_while_pausing(&self) {
+        loop {
+            let resumed = self.resumed.notified();
+            tokio::pin!(resumed);
+            resumed.as_mut().enable();
+            if !self.is_pausing() || self.is_stopped() {
+                return;
+            }
+            resumed.await;
+        }
+    }
+
+    pub fn register(&self, step: Arc<dyn Checkpointed>) {
+        lock(&self.steps).push(step);
+    }
+
+    pub fn steps(&self) -> Vec<Arc<dyn Checkpointed>> {
+        lock(&self.steps).clone()
+    }
+
+    pub fn register_link(&self, counters: Arc<LinkCounters>) {
+        lock(&self.links).push(counters);
+    }
+
+    /// No message is in flight on any link.
+    pub fn links_drained(&self) -> bool {
+        lock(&self.links).iter().all(|l| l.drained())
+    }
+
+    pub fn add_finalizers(&self, finalizers: Vec<Finalizer>) {
+        if !finalizers.is_empty() {
+            lock(&self.finalizers).extend(finalizers);
+        }
+    }
+
+    pub fn take_finalizers(&self) -> Vec<Finalizer> {
+        std::mem::take(&mut *lock(&self.finalizers))
+    }
+}

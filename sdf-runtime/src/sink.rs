@@ -1,0 +1,184 @@
+//! [`Sink`]: the end of a pipeline, with a two-phase commit tied to checkpoints, and the task
+//! that drives one.
+
+use async_trait::async_trait;
+use sdf_core::{Timestamp, Timestamped};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::link::LinkReceiver;
+use crate::message::Message;
+
+/// A destination for records, transactional if it wants exactly-once output.
+///
+/// # Protocol
+/// Records arrive through [`write`](Self::write). At each checkpoint the runtime calls
+/// [`prepare`](Self::prepare) (phase one: make what was written since the last prepare durable
+/// but not visible) and stores its result in the checkpoint; once the checkpoint is durable it
+/// calls [`commit`](Self::commit) (phase two: make it visible). After a crash, the restarted
+/// pipeline calls [`recover`](Self::recover) with the last durable checkpoint's commit message:
+/// the sink publishes that epoch (if the crash came before `commit`) and discards everything
+/// written after it, which the pipeline will produce again.
+///
+/// A sink that makes records visible in `write` (like [`Pipeline::collect`](crate::Pipeline::collect))
+/// is at-least-once across crashes; one that follows the protocol is exactly-once.
+#[async_trait]
+pub trait Sink<T: Send>: Send + 'static {
+    /// What `commit` needs to publish one epoch (e.g. the names of temporary files).
+    type Commit: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Takes a batch of records. May wait: the pipeline slows down to the sink's pace.
+    async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()>;
+
+    /// Called when the input watermark advances.
+    async fn on_watermark(&mut self, _watermark: Timestamp) -> sdf_core::Result<()> {
+        Ok(())
+    }
+
+    /// Phase one of `epoch`: makes everything written since the last `prepare` durable, not yet
+    /// visible, and says what `commit` needs.
+    async fn prepare(&mut self, epoch: u64) -> sdf_core::Result<Self::Commit>;
+
+    /// Phase two: makes `epoch` visible. Runs after the checkpoint holding `commit` is durable,
+    /// and again after a restart if the crash came first: it must be idempotent.
+    async fn commit(&mut self, epoch: u64, commit: Self::Commit) -> sdf_core::Result<()>;
+
+    /// After a restart: publishes the last durable epoch (`Some`, if any) and discards what was
+    /// written after it. The default commits it and discards nothing.
+    async fn recover(&mut self, last: Option<(u64, Self::Commit)>) -> sdf_core::Result<()> {
+        match last {
+            Some((epoch, commit)) => self.commit(epoch, commit).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// What the checkpoint coordinator asks of a sink's task.
+pub(crate) enum SinkRequest {
+    Prepare {
+        epoch: u64,
+        reply: oneshot::Sender<Result<serde_json::Value>>,
+    },
+    Commit {
+        epoch: u64,
+        commit: serde_json::Value,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Finish {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// The coordinator's end of a sink's request channel.
+#[derive(Debug, Clone)]
+pub(crate) struct SinkPort {
+    pub name: String,
+    pub tx: mpsc::Sender<SinkRequest>,
+}
+
+impl SinkPort {
+    pub async fn prepare(&self, epoch: u64) -> Result<serde_json::Value> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(SinkRequest::Prepare { epoch, reply }).await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    pub async fn commit(&self, epoch: u64, commit: serde_json::Value) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(SinkRequest::Commit {
+            epoch,
+            commit,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| self.gone())?
+    }
+
+    pub async fn finish(&self) {
+        let (reply, answer) = oneshot::channel();
+        if self.ask(SinkRequest::Finish { reply }).await.is_ok() {
+            let _ = answer.await;
+        }
+    }
+
+    async fn ask(&self, request: SinkRequest) -> Result<()> {
+        self.tx.send(request).await.map_err(|_| self.gone())
+    }
+
+    fn gone(&self) -> Error {
+        Error::Internal(format!(
+            "sink '{}' stopped before the checkpoint completed",
+            self.name
+        ))
+    }
+}
+
+/// Drives `sink`: recovers it, writes what arrives, answers the coordinator, until `Finish`.
+pub(crate) async fn run_sink<T: Send + 'static, S: Sink<T>>(
+    name: String,
+    mut sink: S,
+    mut input: LinkReceiver<T>,
+    mut requests: mpsc::Receiver<SinkRequest>,
+    restored: Option<(u64, serde_json::Value)>,
+) -> Result<()> {
+    let fail = |source: sdf_core::Error| Error::Sink {
+        sink: name.clone(),
+        source: Box::new(source),
+    };
+    let last = match restored {
+        Some((epoch, value)) => Some((epoch, decode::<S::Commit>(&name, value)?)),
+        None => None,
+    };
+    sink.recover(last).await.map_err(fail)?;
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            message = input.recv(), if input_open => {
+                match message {
+                    Some(Message::Batch(batch)) => sink.write(batch).await.map_err(fail)?,
+                    Some(Message::Watermark(w)) => sink.on_watermark(w).await.map_err(fail)?,
+                    None => {
+                        input_open = false;
+                        continue;
+                    }
+                }
+                input.handled();
+            }
+            request = requests.recv() => match request {
+                Some(SinkRequest::Prepare { epoch, reply }) => {
+                    let result = match sink.prepare(epoch).await {
+                        Ok(commit) => serde_json::to_value(commit).map_err(|e| encode_error(&name, e)),
+                        Err(e) => Err(fail(e)),
+                    };
+                    let _ = reply.send(result);
+                }
+                Some(SinkRequest::Commit { epoch, commit, reply }) => {
+                    let result = match decode::<S::Commit>(&name, commit) {
+                        Ok(commit) => sink.commit(epoch, commit).await.map_err(fail),
+                        Err(e) => Err(e),
+                    };
+                    let _ = reply.send(result);
+                }
+                Some(SinkRequest::Finish { reply }) => {
+                    let _ = reply.send(());
+                    return Ok(());
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+fn decode<C: DeserializeOwned>(name: &str, value: serde_json::Value) -> Result<C> {
+    serde_json::from_value(value).map_err(|e| Error::Internal(format!(
+        "sink '{name}': the commit message in the checkpoint cannot be read ({e}); was the sink's type changed?"
+    )))
+}
+
+fn encode_error(name: &str, e: serde_json::Error) -> Error {
+    Error::Internal(format!(
+        "sink '{name}': its commit message cannot be serialized: {e}"
+    ))
+}
