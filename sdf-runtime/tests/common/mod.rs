@@ -1,5 +1,7 @@
-//! DoFns shared by the runtime's tests.
+//! DoFns and sinks shared by the runtime's tests.
 #![allow(dead_code)]
+
+pub mod file_sink;
 
 use std::collections::HashMap;
 use std::sync::Arc;
