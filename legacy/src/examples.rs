@@ -75,7 +75,7 @@ impl BoundedSource for CountingSource {
     }
 
     fn read<'a>(&'a self, range: Arc<OffsetRangeTracker>) -> Result<SourceReader<'a, i64>> {
-        Ok(claim_each_offset(range))
+        Ok(claim_each_offset(range, 0, self.count))
     }
 }
 
@@ -140,7 +140,7 @@ impl BoundedSource for RangeSource {
     }
 
     fn read<'a>(&'a self, range: Arc<OffsetRangeTracker>) -> Result<SourceReader<'a, i64>> {
-        Ok(claim_each_offset(range))
+        Ok(claim_each_offset(range, self.start, self.end))
     }
 }
 
@@ -152,12 +152,17 @@ fn chunks(start: i64, stop: i64, size: u64) -> impl Iterator<Item = (i64, i64)> 
         .map(move |a| (a, a.saturating_add(size).min(stop)))
 }
 
-/// The reader of a source with one record per offset, each a split point: claim the offset,
-/// return the record, stop at the first refused claim. `stop` is read once, at the start; a
-/// split that shrinks it later shows up as a refused claim.
-fn claim_each_offset(range: Arc<OffsetRangeTracker>) -> SourceReader<'static, i64> {
-    let (start, stop) = (range.start_position(), range.stop_position());
-    Box::new((start..stop).map_while(move |i| match range.try_claim(i) {
+/// The reader of a source with one record per offset of `[first, end)`, each a split point:
+/// claim the offset, return the record, stop at the first refused claim. The range's stop is
+/// read once, at the start; a split that shrinks it later shows up as a refused claim.
+fn claim_each_offset(
+    range: Arc<OffsetRangeTracker>,
+    first: i64,
+    end: i64,
+) -> SourceReader<'static, i64> {
+    let from = range.start_position().max(first);
+    let to = range.stop_position().min(end);
+    Box::new((from..to).map_while(move |i| match range.try_claim(i) {
         Ok(true) => Some(Ok(i)),
         Ok(false) => None,
         Err(e) => Some(Err(e.into())),

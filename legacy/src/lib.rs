@@ -14,3 +14,6 @@ pub use error::{Error, RangeError, Result};
 pub use position::Position;
 pub use range::{RangeTracker, SplitPoints};
 pub use step::ReadStep;
+
+#[cfg(feature = "testing")]
+pub mod testing;

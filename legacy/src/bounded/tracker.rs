@@ -22,7 +22,7 @@ use crate::step::ReadStep;
 /// `position_at_fraction(c + (1 − c) × f)`, raised to the earliest unconsumed position (the
 /// [successor](Position::successor) of the last consumed one) if it falls below it, and handed
 /// to [`RangeTracker::try_split`], which has the last word. The primary weighs
-/// `weight × split_fraction`, the residual the rest.
+/// `weight × split_fraction`, the residual the rest of the weight.
 ///
 /// A checkpoint (`f = 0`) therefore splits at the earliest unconsumed position: the residual
 /// resumes at the next unread split point, not at the range's start. Before the first claim
@@ -95,14 +95,15 @@ impl<S: BoundedSource> BoundedSourceTracker<S> {
             0.5
         };
         let b = &self.bundle;
+        let primary_weight = b.weight * fraction;
         let primary = SourceBundle::new(
-            b.weight * fraction,
+            primary_weight,
             b.source.clone(),
             b.start.clone(),
             Some(at.clone()),
         );
         let residual = SourceBundle::new(
-            b.weight * (1.0 - fraction),
+            (b.weight - primary_weight).max(0.0),
             b.source.clone(),
             Some(at),
             b.stop.clone(),
@@ -240,3 +241,6 @@ impl<S: BoundedSource> fmt::Debug for BoundedSourceTracker<S> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests;
