@@ -6,6 +6,7 @@ pub mod examples;
 mod position;
 pub mod range;
 mod step;
+mod unbounded;
 
 pub use bounded::{
     BoundedSource, BoundedSourceSdf, BoundedSourceTracker, BundleSize, SourceBundle, SourceReader,
@@ -14,6 +15,10 @@ pub use error::{Error, RangeError, Result};
 pub use position::Position;
 pub use range::{RangeTracker, SplitPoints};
 pub use step::ReadStep;
+pub use unbounded::{
+    CheckpointMark, SeenIds, UnboundedReader, UnboundedRecord, UnboundedSource,
+    UnboundedSourceRestriction, UnboundedSourceSdf, UnboundedSourceTracker,
+};
 
 #[cfg(feature = "testing")]
 pub mod testing;
