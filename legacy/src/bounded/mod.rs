@@ -42,7 +42,7 @@ pub type SourceReader<'a, T> = Box<dyn Iterator<Item = Result<T>> + Send + 'a>;
 /// 5. **Sources are values**: serializable (the runtime persists them inside restrictions),
 ///    and never changed by reading or splitting.
 ///
-/// The [source test utilities](crate::testing) check all of this. See
+/// The source test utilities (`sdf_legacy::testing`, feature `testing`) check all of this. See
 /// [`CountingSource`](crate::examples::CountingSource) for a complete source.
 pub trait BoundedSource:
     Clone + fmt::Debug + Send + Sync + Serialize + DeserializeOwned + 'static

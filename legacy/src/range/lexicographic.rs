@@ -214,7 +214,15 @@ mod tests {
 
     #[test]
     fn position_at_fraction() {
-        let cases: &[(&str, &[u8], &[u8], f64, &[u8])] = &[
+        /// (name, start, stop, fraction, the key at the fraction)
+        type Case = (
+            &'static str,
+            &'static [u8],
+            &'static [u8],
+            f64,
+            &'static [u8],
+        );
+        let cases: &[Case] = &[
             ("zero is the start", b"a", b"z", 0.0, b"a"),
             ("one is the stop", b"a", b"z", 1.0, b"z"),
             (

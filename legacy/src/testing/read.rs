@@ -26,12 +26,18 @@ pub(crate) fn describe_range<S: BoundedSource>(
     )
 }
 
+/// A range tracker, and a reader claiming through it.
+pub(crate) type Opened<'a, S> = (
+    Arc<<S as BoundedSource>::RangeTracker>,
+    SourceReader<'a, <S as BoundedSource>::Output>,
+);
+
 /// A tracker for `[start, stop)` and a reader on it.
 pub(crate) fn open<'a, S: BoundedSource>(
     source: &'a S,
     start: &Option<S::Position>,
     stop: &Option<S::Position>,
-) -> Result<(Arc<S::RangeTracker>, SourceReader<'a, S::Output>), SourceViolation> {
+) -> Result<Opened<'a, S>, SourceViolation> {
     let failed = |what: &str, e: crate::Error| {
         SourceViolation::new(
             "the source reads without error",

@@ -235,7 +235,9 @@ fn position_at_fraction_refuses() {
 #[test]
 fn fraction_consumed() {
     use Rec::*;
-    let cases: &[(&str, (i64, i64), &[Rec], f64)] = &[
+    /// (name, range, records read, the fraction consumed)
+    type Case = (&'static str, (i64, i64), &'static [Rec], f64);
+    let cases: &[Case] = &[
         ("before any record", (0, 10), &[], 0.0),
         (
             "after the first record, at the start",
