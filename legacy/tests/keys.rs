@@ -94,7 +94,17 @@ impl BoundedSource for Table {
 
 fn table() -> Table {
     let keys: [&[u8]; 12] = [
-        b"a", b"a\x00", b"ab", b"b", b"b\xff", b"c", b"m", b"m\x00\x00", b"q", b"x", b"\xff",
+        b"a",
+        b"a\x00",
+        b"ab",
+        b"b",
+        b"b\xff",
+        b"c",
+        b"m",
+        b"m\x00\x00",
+        b"q",
+        b"x",
+        b"\xff",
         b"\xff\xff",
     ];
     Table {
@@ -135,6 +145,5 @@ fn the_table_sdf_passes_the_kit() {
     println!("{report:?}");
     assert_eq!(report.records, 12);
     assert!(report.checkpoints > 0, "{report:?}");
-    check_concurrent_splits_with(&sdf, &(), &ConcurrentOptions::default().repetitions(30))
-        .unwrap();
+    check_concurrent_splits_with(&sdf, &(), &ConcurrentOptions::default().repetitions(30)).unwrap();
 }

@@ -4,6 +4,8 @@
 use std::fmt::Debug;
 use std::sync::Barrier;
 
+use sdf_core::testing::FRACTIONS;
+
 use super::read::{describe_range, open, pull, read_from_source};
 use super::split::{
     ExpectedSplitOutcome, SplitAtFractionResult, SplitCase, split_behavior, verify_halves,
@@ -96,7 +98,7 @@ where
 
 /// Splits a reader of `[start, stop)` after every number of records `i` from 0 to `n − 1`, at
 /// every fraction where the outcome changes (bisecting `[0, 1]` down to `options.precision`,
-/// as Beam does), and checks each case as [`assert_split_at_fraction_behavior`] does with
+/// as Beam does) and at each of sdf-core's [`FRACTIONS`], and checks each case as [`assert_split_at_fraction_behavior`] does with
 /// [`MustBeConsistentIfSucceeds`](ExpectedSplitOutcome::MustBeConsistentIfSucceeds).
 ///
 /// It fails if the test is vacuous: a range of fewer than 2 records, or no split that succeeds
@@ -142,6 +144,7 @@ where
             non_trivial: Vec::new(),
         };
         search.bisect((0.0, None), (1.0, None))?;
+        search.grid()?;
         let smallest = search.non_trivial.iter().copied().reduce(f64::min);
         smallest_non_trivial.push(smallest);
     }
@@ -209,6 +212,26 @@ where
         split_behavior(&case, ExpectedSplitOutcome::MustBeConsistentIfSucceeds)
     }
 
+    /// sdf-core's grid of fractions ([`FRACTIONS`]), tiny and near-one ones included, which
+    /// bisection skips where the outcomes at both ends of an interval agree.
+    fn grid(&mut self) -> Result<(), SourceViolation> {
+        for &fraction in FRACTIONS {
+            let result = self.run(fraction)?;
+            self.record(fraction, &result);
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, fraction: f64, result: &SplitAtFractionResult) {
+        if let Some(residual) = result.num_residual_items {
+            self.report.successful_splits += 1;
+            if residual > 0 {
+                self.report.non_trivial_splits += 1;
+                self.non_trivial.push(fraction);
+            }
+        }
+    }
+
     /// Beam's `assert_split_at_fraction_binary`: tries the middle of `[left, right]` and
     /// recurses into each half whose ends split differently. The half ending at 1 is always
     /// searched: splits may succeed just below 1 even where they fail at 1 and in the middle.
@@ -227,13 +250,7 @@ where
         };
         let mf = (lf + rf) / 2.0;
         let middle = self.run(mf)?;
-        if let Some(residual) = middle.num_residual_items {
-            self.report.successful_splits += 1;
-            if residual > 0 {
-                self.report.non_trivial_splits += 1;
-                self.non_trivial.push(mf);
-            }
-        }
+        self.record(mf, &middle);
         if left_result.num_primary_items != middle.num_primary_items {
             self.bisect((lf, Some(left_result)), (mf, Some(middle)))?;
         }
