@@ -41,32 +41,8 @@ impl Position for ByteKey {
     }
 }
 
-/// `floor(span × fraction)` for `fraction` in `[0, 1]`, exactly: the fraction is read as its
-/// shortest decimal representation (`0.7` is seven tenths), as `sdf-core`'s split arithmetic
-/// reads it, and the product is taken in 128-bit integers. `span` may be up to `2^64`.
-pub(crate) fn floor_mul(span: u128, fraction: f64) -> u128 {
-    if fraction >= 1.0 {
-        return span;
-    }
-    if fraction <= 0.0 || fraction.is_nan() {
-        return 0;
-    }
-    // `Display` for f64 prints the shortest digits that round-trip, never in exponent form.
-    let text = fraction.to_string();
-    let digits = text.split_once('.').map_or("", |(_, d)| d);
-    let numerator = digits
-        .bytes()
-        .fold(0u128, |n, b| n * 10 + u128::from(b - b'0'));
-    // The numerator has at most 17 significant digits (< 2^57) and span <= 2^64: no overflow.
-    match u32::try_from(digits.len())
-        .ok()
-        .and_then(|e| 10u128.checked_pow(e))
-    {
-        Some(denominator) => span * numerator / denominator,
-        // 10^exponent exceeds 2^128, and so the product: the quotient is zero.
-        None => 0,
-    }
-}
+/// The exact split arithmetic, shared with sdf-core's trackers.
+pub(crate) use sdf_core::floor_fraction as floor_mul;
 
 #[cfg(test)]
 mod tests {

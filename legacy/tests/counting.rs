@@ -239,7 +239,7 @@ fn a_runtime_checkpoint_resumes_after_the_last_record_read() {
     assert_eq!(records, [0]);
     let split = block_on(checkpoint).unwrap().unwrap();
     assert_eq!((split.residual.start, split.residual.stop), (Some(1), None));
-    tracker.into_inner().check_done().unwrap();
+    tracker.finish().0.check_done().unwrap();
 
     // The residual survives serialization, and reads the rest.
     let json = serde_json::to_string(&split.residual).unwrap();

@@ -232,7 +232,8 @@ fn call(sdf: &Sdf, restriction: Restriction, checkpoint_after_first: bool) -> Ca
         output.flush().await.unwrap();
         c
     });
-    let mut tracker = tracker.into_inner();
+    let (mut tracker, orphans) = tracker.finish();
+    assert!(orphans.is_empty(), "every split was awaited");
     let mut residual = requested
         .as_mut()
         .and_then(|r| r.try_take())

@@ -14,8 +14,23 @@ pub(crate) fn step(span: u128, fraction: f64) -> u128 {
     floor_mul(span, fraction).max(1)
 }
 
-/// `floor(span × fraction)` for `fraction` in `[0, 1]`, with the fraction read as its shortest
-/// decimal representation.
+/// `floor(span × fraction)`, exactly, for a span of up to `2^64` and a fraction in `[0, 1]`
+/// (below 0 or NaN counts as 0, above 1 as 1): the split arithmetic of every tracker here, for
+/// connectors that map fractions to positions of their own.
+///
+/// The fraction is read as its shortest decimal representation, as Beam Java's
+/// `BigDecimal.valueOf(double)` reads it, and the product is taken in 128-bit integers: no
+/// floating-point error moves the result.
+///
+/// ```
+/// use sdf_core::floor_fraction;
+/// assert_eq!(floor_fraction(70, 0.7), 49); // 0.7 is seven tenths, not 0.69999…
+/// assert_eq!(floor_fraction(1 << 64, 0.5), 1 << 63);
+/// ```
+pub fn floor_fraction(span: u128, fraction: f64) -> u128 {
+    floor_mul(span, fraction)
+}
+
 pub(crate) fn floor_mul(span: u128, fraction: f64) -> u128 {
     if fraction >= 1.0 {
         return span;

@@ -113,6 +113,7 @@ pub use byte_key::{ByteKey, ByteKeyRange, ByteKeyRangeTracker};
 pub use dofn::{ProcessContinuation, SplittableDoFn, WatermarkState};
 pub use elementwise::{FlatMap, filter, flat_map, map};
 pub use error::{Error, Result, TrackerError, WatermarkError};
+pub use fraction::floor_fraction;
 pub use growable::{GrowableOffsetRangeTracker, RangeEndEstimator};
 pub use offset_range::{OffsetRange, OffsetRangeTracker};
 pub use output::{CollectEmitter, Emitter, Finalizer, Output, Timestamped};

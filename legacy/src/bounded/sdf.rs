@@ -2,8 +2,7 @@
 
 use async_trait::async_trait;
 use sdf_core::{
-    MonotonicWatermarkEstimator, Output, ProcessContinuation, RestrictionTracker, SharedTracker,
-    SplittableDoFn,
+    MonotonicWatermarkEstimator, Output, ProcessContinuation, SharedTracker, SplittableDoFn,
 };
 
 use super::{BoundedSource, BoundedSourceTracker, SourceBundle, SourceReader};

@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sdf_core::{
-    ManualWatermarkEstimator, Output, ProcessContinuation, RestrictionTracker, SharedTracker,
-    SplittableDoFn, Timestamp,
+    ManualWatermarkEstimator, Output, ProcessContinuation, SharedTracker, SplittableDoFn, Timestamp,
 };
 
 use super::tracker::{Pulled, SharedCell, lock};
