@@ -18,8 +18,19 @@
 //!   retried with backoff on its (possibly split) primary, without duplicates. Panics in user
 //!   code become errors. After the last attempt the pipeline fails, naming the stage, the
 //!   element and the restriction.
+//!   With [`Pipeline::apply_with_dead_letters`] such an element goes to a second output as a
+//!   [`DeadLetter`] (element, the unfinished restriction, the error) instead.
 //! - **Backpressure.** Bounded channels between steps and bounded stage queues: a slow sink slows
 //!   the sources, and memory stays bounded whatever the input size.
+//! - **Durable checkpoints, exactly-once sinks.** With a [`CheckpointStore`]
+//!   ([`DirectoryStore`] by default) the pipeline takes a consistent checkpoint every second:
+//!   queued work, source positions, and what each [`Sink`] prepared; sinks commit once it is
+//!   durable. A pipeline restarted on the same store resumes from it, and a transactional sink
+//!   publishes every record exactly once, across `kill -9`. See `docs/checkpoints.md`.
+//! - **Metrics.** [`PipelineHandle::metrics`]: per stage, elements, outputs, claims, calls,
+//!   dynamic splits, checkpoints, resumes, retries, dead letters, work completed (bytes for
+//!   byte-range readers), pending residuals, backlog and watermark; `tracing` events for
+//!   retries, dead letters, dynamic splits and checkpoints.
 //!
 //! ```
 //! use sdf_core::testing::CountFn;
@@ -37,6 +48,7 @@
 mod checkpoint;
 mod config;
 mod control;
+mod dead_letter;
 mod error;
 mod executor;
 mod link;
@@ -49,6 +61,7 @@ mod stage;
 
 pub use checkpoint::store::{CheckpointError, CheckpointStore, DirectoryStore, MemoryStore};
 pub use config::Config;
+pub use dead_letter::DeadLetter;
 pub use error::{Error, Result};
 pub use executor::{Executor, ExecutorBuilder, PipelineHandle};
 pub use metrics::StageMetrics;

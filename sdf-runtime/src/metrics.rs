@@ -26,6 +26,11 @@ pub struct StageMetrics {
     pub resumes: u64,
     /// Calls that failed and were retried.
     pub retries: u64,
+    /// Elements sent to the dead-letter output.
+    pub dead_letters: u64,
+    /// Work completed by successful calls, in the DoFn's size unit (bytes for byte-range
+    /// readers, records for counters): the sum of their progress.
+    pub work_completed: f64,
     /// Restrictions waiting (queued or delayed).
     pub residuals_pending: u64,
     /// Sum of the sizes of waiting restrictions, in the DoFn's size unit.
@@ -46,6 +51,9 @@ pub(crate) struct Counters {
     pub checkpoints: AtomicU64,
     pub resumes: AtomicU64,
     pub retries: AtomicU64,
+    pub dead_letters: AtomicU64,
+    /// f64 bits.
+    pub work_completed: AtomicU64,
     pub residuals_pending: AtomicU64,
     /// f64 bits.
     pub backlog: AtomicU64,
@@ -64,6 +72,8 @@ impl Counters {
             checkpoints: AtomicU64::new(0),
             resumes: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+            work_completed: AtomicU64::new(0f64.to_bits()),
             residuals_pending: AtomicU64::new(0),
             backlog: AtomicU64::new(0f64.to_bits()),
             watermark: AtomicI64::new(Timestamp::MIN.as_micros()),
@@ -72,6 +82,14 @@ impl Counters {
 
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn add_f64(counter: &AtomicU64, x: f64) {
+        if x.is_finite() && x > 0.0 {
+            let _ = counter.fetch_update(Relaxed, Relaxed, |bits| {
+                Some((f64::from_bits(bits) + x).to_bits())
+            });
+        }
     }
 
     pub fn snapshot(&self) -> StageMetrics {
@@ -85,6 +103,8 @@ impl Counters {
             checkpoints: self.checkpoints.load(Relaxed),
             resumes: self.resumes.load(Relaxed),
             retries: self.retries.load(Relaxed),
+            dead_letters: self.dead_letters.load(Relaxed),
+            work_completed: f64::from_bits(self.work_completed.load(Relaxed)),
             residuals_pending: self.residuals_pending.load(Relaxed),
             backlog: f64::from_bits(self.backlog.load(Relaxed)),
             watermark: Timestamp::from_micros(self.watermark.load(Relaxed)),

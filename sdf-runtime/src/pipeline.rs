@@ -316,6 +316,7 @@ impl Pipeline {
                         tx,
                         Arc::clone(&env.control),
                         counters,
+                        None,
                     );
                     stage.restore(env.restored)?;
                     env.control
@@ -325,6 +326,53 @@ impl Pipeline {
             }),
         ));
         out
+    }
+
+    /// Like [`apply`](Self::apply), but an element whose work fails on every attempt goes to
+    /// the second output as a [`DeadLetter`](crate::DeadLetter) instead of failing the pipeline.
+    #[allow(clippy::type_complexity)]
+    pub fn apply_with_dead_letters<F>(
+        &mut self,
+        name: &str,
+        input: PCollection<F::Input>,
+        dofn: F,
+    ) -> (
+        PCollection<F::Output>,
+        PCollection<crate::DeadLetter<F::Input, F::Restriction>>,
+    )
+    where
+        F: SplittableDoFn,
+        F::Input: Serialize + DeserializeOwned + Clone,
+    {
+        self.name(name);
+        let (tx, out) = self.channel();
+        let (letters_tx, letters) = self.channel();
+        let counters = Arc::new(Counters::new(name));
+        self.counters.push(Arc::clone(&counters));
+        let stage_name = name.to_string();
+        self.tasks.push((
+            name.to_string(),
+            Box::new(move |env| {
+                Box::pin(async move {
+                    let letters: Arc<dyn crate::dead_letter::DeadLetters<F>> =
+                        Arc::new(crate::dead_letter::DeadLetterLink::<F> { tx: letters_tx });
+                    let stage = Stage::new(
+                        stage_name,
+                        dofn,
+                        env.config,
+                        tx,
+                        Arc::clone(&env.control),
+                        counters,
+                        Some(letters),
+                    );
+                    stage.restore(env.restored)?;
+                    env.control
+                        .register(Arc::clone(&stage) as Arc<dyn Checkpointed>);
+                    stage.run(input.rx).await
+                })
+            }),
+        ));
+        (out, letters)
     }
 
     /// Ends `input` in `sink`. A transactional sink gets exactly-once output with a checkpoint

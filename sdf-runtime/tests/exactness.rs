@@ -192,3 +192,84 @@ fn a_call_failing_every_attempt_fails_the_pipeline_naming_what_failed() {
         "says what to do: {message}"
     );
 }
+
+/// Counts like CountFn, but fails every call for the element `poisoned` once it reaches
+/// offset 5.
+struct FailsOn {
+    poisoned: i64,
+}
+
+#[async_trait::async_trait]
+impl sdf_core::SplittableDoFn for FailsOn {
+    type Input = i64;
+    type Output = (i64, i64);
+    type Restriction = sdf_core::OffsetRange;
+    type Tracker = sdf_core::OffsetRangeTracker;
+    type WatermarkEstimator = sdf_core::MonotonicWatermarkEstimator;
+
+    fn initial_restriction(&self, n: &i64) -> sdf_core::Result<sdf_core::OffsetRange> {
+        Ok(sdf_core::OffsetRange::new(0, *n))
+    }
+    fn new_tracker(&self, _: &i64, r: sdf_core::OffsetRange) -> sdf_core::OffsetRangeTracker {
+        sdf_core::OffsetRangeTracker::new(r)
+    }
+    async fn process(
+        &self,
+        n: &i64,
+        tracker: &mut sdf_core::SharedTracker<sdf_core::OffsetRangeTracker>,
+        output: &mut sdf_core::Output<'_, (i64, i64)>,
+        _: &mut sdf_core::MonotonicWatermarkEstimator,
+    ) -> sdf_core::Result<sdf_core::ProcessContinuation> {
+        let mut i = tracker.current_restriction().start();
+        while tracker.try_claim(i)? {
+            if *n == self.poisoned && i >= 5 {
+                return Err(sdf_core::Error::message(format!(
+                    "record {i} of {n} is corrupt"
+                )));
+            }
+            output.emit((*n, i)).await?;
+            i += 1;
+        }
+        Ok(sdf_core::ProcessContinuation::Stop)
+    }
+}
+
+#[test]
+fn elements_that_keep_failing_go_to_the_dead_letter_output() {
+    let mut p = Pipeline::new();
+    let source = p.from_iter("inputs", vec![10i64, 20, 30]);
+    let (good, letters) = p.apply_with_dead_letters("count", source, FailsOn { poisoned: 20 });
+    let good = p.collect("good", good);
+    let letters = p.collect("letters", letters);
+    Executor::builder()
+        .workers(2)
+        .initial_pieces_per_worker(1)
+        .retries(2, Duration::from_millis(1))
+        .build()
+        .run_blocking(p)
+        .unwrap();
+    let mut want: Vec<(i64, i64)> = (0..10)
+        .map(|i| (10, i))
+        .chain((0..30).map(|i| (30, i)))
+        .collect();
+    // The poisoned element's records before the bad one were produced by failed calls, whose
+    // output is discarded: nothing of it reaches the main output.
+    want.sort();
+    let mut got = good.values();
+    got.sort();
+    assert_eq!(got, want);
+    let letters = letters.values();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter = &letters[0];
+    assert_eq!((letter.element, letter.attempts), (20, 2));
+    assert_eq!(
+        letter.restriction,
+        sdf_core::OffsetRange::new(0, 20),
+        "the work that was not done"
+    );
+    assert!(
+        letter.error.contains("record 5 of 20 is corrupt"),
+        "{}",
+        letter.error
+    );
+}

@@ -165,6 +165,7 @@ impl<F: SplittableDoFn> Stage<F> {
                         .map_err(|_| Error::Cancelled)?;
                 }
                 Counters::add(&self.counters.outputs, emitter.outputs);
+                Counters::add_f64(&self.counters.work_completed, tracker.progress().completed);
                 self.control
                     .add_finalizers(std::mem::take(&mut emitter.finalizers));
                 let (delay, resumed) = resume.unwrap_or((Duration::ZERO, None));
@@ -182,7 +183,12 @@ impl<F: SplittableDoFn> Stage<F> {
                     work.watermark.clone(),
                     Duration::ZERO,
                 );
-                self.retry_or_fail(work, tracker.current_restriction(), error, emitter.streamed);
+                let primary = tracker.current_restriction();
+                if let Some((letter, error, attempts)) =
+                    self.retry_or_fail(&work, primary, error, emitter.streamed)
+                {
+                    self.send_dead_letter(&work, letter, error, attempts).await;
+                }
             }
         }
         self.wake.notify_waiters();
@@ -252,13 +258,15 @@ impl<F: SplittableDoFn> Stage<F> {
         s.publish_counters(&self.counters);
     }
 
+    /// Retries `work`'s primary after a backoff, or, after the last attempt, returns what to
+    /// dead-letter (if the stage has a dead-letter output) or fails the pipeline.
     fn retry_or_fail(
         &self,
-        work: Work<F>,
+        work: &Work<F>,
         primary: F::Restriction,
         error: sdf_core::Error,
         streamed: bool,
-    ) {
+    ) -> Option<(F::Restriction, String, u32)> {
         let attempts = work.attempts + 1;
         let mut s = self.lock();
         if attempts < self.config.max_attempts && !streamed {
@@ -273,7 +281,15 @@ impl<F: SplittableDoFn> Stage<F> {
             );
             retry.attempts = attempts;
             s.enqueue_at(Instant::now() + backoff, retry);
-        } else if s.fatal.is_none() {
+            return None;
+        }
+        if self.dead_letters.is_some() && !streamed {
+            // Held back like a running call until the letter is sent: the watermark must not
+            // pass it.
+            s.hold(work.hold);
+            return Some((primary, error.to_string(), attempts));
+        }
+        if s.fatal.is_none() {
             let error = if streamed {
                 sdf_core::Error::message(format!(
                     "{error} (the call had streamed more than {} records downstream, so it could not be retried without duplicates)",
@@ -291,6 +307,26 @@ impl<F: SplittableDoFn> Stage<F> {
             });
             self.control.fail();
         }
+        None
+    }
+
+    async fn send_dead_letter(
+        &self,
+        work: &Work<F>,
+        restriction: F::Restriction,
+        error: String,
+        attempts: u32,
+    ) {
+        if let Some(letters) = &self.dead_letters {
+            tracing::warn!(stage = %self.name, element = ?work.element.value, restriction = ?restriction, %error, attempts, "sent to the dead-letter output");
+            if letters
+                .send(&work.element, restriction, error, attempts)
+                .await
+            {
+                Counters::add(&self.counters.dead_letters, 1);
+            }
+        }
+        self.lock().release(work.hold);
     }
 }
 

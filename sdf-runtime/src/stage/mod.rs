@@ -73,6 +73,8 @@ pub(crate) struct Stage<F: SplittableDoFn> {
     pub control: Arc<Control>,
     /// Only one worker rebalances at a time.
     pub rebalancing: tokio::sync::Mutex<()>,
+    /// Where elements go whose work failed on every attempt; `None`: the pipeline fails.
+    pub dead_letters: crate::dead_letter::DeadLetterOutput<F>,
 }
 
 impl<F: SplittableDoFn> Stage<F> {
@@ -83,6 +85,7 @@ impl<F: SplittableDoFn> Stage<F> {
         output: LinkSender<F::Output>,
         control: Arc<Control>,
         counters: Arc<Counters>,
+        dead_letters: crate::dead_letter::DeadLetterOutput<F>,
     ) -> Arc<Self> {
         Arc::new(Stage {
             name,
@@ -95,6 +98,7 @@ impl<F: SplittableDoFn> Stage<F> {
             output,
             control,
             rebalancing: tokio::sync::Mutex::new(()),
+            dead_letters,
         })
     }
 
@@ -339,6 +343,9 @@ impl<F: SplittableDoFn> Stage<F> {
             .fetch_max(w.as_micros(), std::sync::atomic::Ordering::Relaxed);
         // A closed downstream means the pipeline is stopping; nothing to tell it.
         let _ = self.output.send(Message::Watermark(w)).await;
+        if let Some(letters) = &self.dead_letters {
+            letters.watermark(w).await;
+        }
     }
 
     pub(crate) fn dofn_error(&self, what: &str, source: sdf_core::Error) -> Error {
