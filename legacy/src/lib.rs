@@ -120,6 +120,7 @@
 mod bounded;
 mod error;
 pub mod examples;
+pub mod file;
 mod position;
 pub mod range;
 mod step;
@@ -131,7 +132,8 @@ pub mod testing;
 pub use bounded::{
     BoundedSource, BoundedSourceSdf, BoundedSourceTracker, BundleSize, SourceBundle, SourceReader,
 };
-pub use error::{Error, RangeError, Result};
+pub use error::{Error, FileError, RangeError, Result};
+pub use file::{FileBasedSource, FileFormat};
 pub use position::Position;
 pub use range::{RangeTracker, SplitPoints};
 pub use step::ReadStep;
