@@ -14,8 +14,9 @@ use crate::error::FileError;
 /// A glob has `*` (any characters within a path component), `?` (one character), `[abc]`,
 /// `[a-z]`, `[!abc]` (one character of, or not of, a set) and `**` (any number of directories,
 /// as a whole component: `logs/**/*.txt`). A string without `*`, `?` or `[` is a path. Hidden
-/// files and directories (a name starting with `.`) match only a literal `.`: `*` skips them,
-/// as a shell does. Directories are never matched; a literal path to one is an error.
+/// files and directories (a name starting with `.`) match only a pattern component that starts
+/// with a literal `.` (`.*.txt`, `.cache/*`): `*` and `**` skip them, as in a shell.
+/// Directories are never matched; a literal path to one is an error.
 ///
 /// ```
 /// use sdf_legacy::file::FilePattern;
@@ -147,29 +148,69 @@ fn literal(path: &Path) -> Result<Vec<PathBuf>, FileError> {
 }
 
 fn glob_files(pattern: &str) -> Result<Vec<PathBuf>, FileError> {
+    // The glob crate's own `require_literal_leading_dot` drops every hidden name, even one the
+    // pattern spells out (and unwraps file names as UTF-8): hidden names are filtered below.
     let options = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: true,
-        require_literal_leading_dot: true,
+        require_literal_leading_dot: false,
     };
     let paths = glob::glob_with(pattern, options).map_err(|e| FileError::InvalidPattern {
         pattern: pattern.to_string(),
         reason: format!("{} at character {}", e.msg, e.pos),
     })?;
-    paths
-        .map(|entry| match entry {
-            Ok(path) => absolute(&path),
+    let asked = Asked::new(pattern);
+    let mut files = Vec::new();
+    for entry in paths {
+        match entry {
+            Ok(path) if !asked.allows(&path) => {}
+            Ok(path) => files.push(absolute(&path)?),
             Err(e) => {
-                let path = e.path().to_path_buf();
-                Err(FileError::Io {
-                    path,
+                return Err(FileError::Io {
+                    path: e.path().to_path_buf(),
                     action: "list",
                     offset: None,
                     source: e.into(),
-                })
+                });
             }
-        })
-        .collect()
+        }
+    }
+    Ok(files)
+}
+
+/// Which hidden names a pattern asks for: those matched by a component that starts with a
+/// literal `.`, as in a shell; and `.` or `..` only where the pattern spells them.
+struct Asked {
+    dotted: Vec<glob::Pattern>,
+    dots: usize,
+}
+
+impl Asked {
+    fn new(pattern: &str) -> Self {
+        let components = || pattern.split('/');
+        Asked {
+            dotted: components()
+                .filter(|c| c.starts_with('.') && !is_dots(c))
+                .filter_map(|c| glob::Pattern::new(c).ok())
+                .collect(),
+            dots: components().filter(|c| is_dots(c)).count(),
+        }
+    }
+
+    /// Whether `path`, as the glob returned it (in the pattern's form), has only the hidden
+    /// names and the `.` and `..` the pattern asks for.
+    fn allows(&self, path: &Path) -> bool {
+        let path = path.to_string_lossy();
+        let components = || path.split('/');
+        let hidden = components().any(|name| {
+            name.starts_with('.') && !is_dots(name) && !self.dotted.iter().any(|p| p.matches(name))
+        });
+        !hidden && components().filter(|c| is_dots(c)).count() <= self.dots
+    }
+}
+
+fn is_dots(component: &str) -> bool {
+    component == "." || component == ".."
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, FileError> {
