@@ -214,3 +214,69 @@ impl fmt::Debug for FileRange {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::file::Compression;
+
+    fn view(stop: i64, base: i64, size: u64, compression: Compression) -> FileRange {
+        let tracker = FileRangeTracker::Offset(OffsetRangeTracker::new(0, stop).unwrap());
+        let file = FileMetadata {
+            path: PathBuf::from("/f"),
+            size,
+            compression,
+        };
+        FileRange::new(Arc::new(tracker), base, &file, 0)
+    }
+
+    fn state(range: &FileRange) -> FileRangeState {
+        *lock(&range.state)
+    }
+
+    #[test]
+    fn claims_are_shifted_by_the_files_base() {
+        let range = view(100, 10, 20, Compression::Uncompressed);
+        assert_eq!(range.stop_position(), Some(20));
+        assert!(range.try_claim(0).unwrap());
+        range.set_current_position(5).unwrap();
+        assert_eq!(range.tracker.last_consumed_position(), Some(15));
+        // Past the file's size: this file is done, the source's range is not.
+        assert!(!range.try_claim(20).unwrap());
+        assert_eq!(state(&range), FileRangeState::FileEnded);
+        assert!(range.tracker.try_claim(30).unwrap());
+    }
+
+    #[test]
+    fn a_claim_past_the_ranges_stop_ends_the_read() {
+        let range = view(12, 10, 20, Compression::Uncompressed);
+        assert_eq!(range.stop_position(), Some(2));
+        assert!(range.try_claim(1).unwrap());
+        assert!(!range.try_claim(3).unwrap());
+        assert_eq!(state(&range), FileRangeState::RangeEnded);
+        let again = range.try_claim(4).unwrap_err();
+        assert!(
+            matches!(again, RangeError::ClaimAfterDone { .. }),
+            "{again}"
+        );
+    }
+
+    #[test]
+    fn a_compressed_file_has_one_split_point() {
+        let range = view(100, 30, 5, Compression::Gzip);
+        assert_eq!(range.stop_position(), None);
+        let first = range.set_current_position(0).unwrap_err();
+        assert!(
+            matches!(first, RangeError::FirstRecordNotSplitPoint { .. }),
+            "{first}"
+        );
+        assert!(range.try_claim(0).unwrap());
+        // Decompressed offsets past the compressed size are fine: all at the file's position.
+        assert!(range.try_claim(500).unwrap());
+        range.set_current_position(900).unwrap();
+        assert_eq!(range.tracker.last_consumed_position(), Some(30));
+        assert_eq!(range.tracker.try_split(31), Some((31, 0.31)));
+    }
+}

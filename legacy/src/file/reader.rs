@@ -46,6 +46,10 @@ impl<'a, F: FileFormat> FilesReader<'a, F> {
     /// when none is left.
     fn open_next(&mut self) -> Result<bool> {
         let start = self.tracker.start_position();
+        if self.tracker.stop_position() <= start {
+            // An empty range (a checkpoint's primary before the first record) reads nothing.
+            return Ok(false);
+        }
         while let Some(file) = self.files.get(self.next) {
             let base = self.bases[self.next];
             self.next += 1;
