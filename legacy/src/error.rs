@@ -123,10 +123,7 @@ pub enum Error {
 pub enum FileError {
     /// A pattern matched no file, and the [`EmptyMatch`](crate::file::EmptyMatch) policy
     /// forbids it.
-    #[error(
-        "file pattern {pattern:?} matches no file: check the pattern and the working directory{}",
-        empty_match_hint(*.wildcard)
-    )]
+    #[error("{}", no_match(.pattern, *.wildcard))]
     NoMatch {
         /// The pattern, as given.
         pattern: String,
@@ -231,11 +228,17 @@ pub enum FileError {
     },
 }
 
-fn empty_match_hint(wildcard: bool) -> &'static str {
+fn no_match(pattern: &str, wildcard: bool) -> String {
     if wildcard {
-        ", or accept an empty match with EmptyMatch::Allow"
+        format!(
+            "file pattern {pattern:?} matches no file: check the pattern and the working \
+             directory, or accept an empty match with EmptyMatch::Allow"
+        )
     } else {
-        ""
+        format!(
+            "no file at {pattern}: check the path and the working directory, or accept a \
+             missing file with EmptyMatch::Allow"
+        )
     }
 }
 

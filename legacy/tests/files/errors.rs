@@ -16,6 +16,7 @@ use crate::temp::{TempDir, gzip, read};
 #[track_caller]
 fn assert_names(error: &impl std::fmt::Display, path: impl AsRef<Path>) {
     let message = error.to_string();
+    println!("{message}");
     let path = path.as_ref().display().to_string();
     assert!(message.contains(&path), "{message:?} does not name {path}");
 }
