@@ -97,6 +97,30 @@
 //! `testing`): `assert_split_at_fraction_exhaustive` splits its reader after every record at
 //! every fraction that changes the outcome, then races a reader against a splitter.
 //!
+//! ## Files
+//!
+//! A source of files needs less: a [`FileFormat`] reads the records of one file from a byte
+//! range (seek to the start, claim each record's offset), and [`FileBasedSource`] does the
+//! rest: expands a glob into files, cuts them into byte ranges, reads compressed ones whole,
+//! and names the file in every error. [`file::TextLines`] is the example format:
+//!
+//! ```
+//! use sdf_legacy::file::{FileBasedSource, TextLines};
+//! use sdf_legacy::{BoundedSourceSdf, BundleSize};
+//!
+//! let dir = std::env::temp_dir().join(format!("sdf-legacy-guide-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! std::fs::write(dir.join("a.txt"), "one\r\ntwo\n")?;
+//! std::fs::write(dir.join("b.txt"), "three\n\nfive")?;
+//!
+//! let source = FileBasedSource::new(TextLines, format!("{}/*.txt", dir.display()))?;
+//! let sdf = BoundedSourceSdf::new(source).bundle_size(BundleSize::RunnerHint);
+//! let report = sdf_core::testing::check_sdf_exhaustive(&sdf, &())?;
+//! assert_eq!(report.records, 5);
+//! std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## What is here
 //!
 //! | piece | what it is |
@@ -106,6 +130,7 @@
 //! | [`BoundedSourceSdf`], [`BoundedSourceTracker`], [`BundleSize`] | a bounded source as an SDF |
 //! | [`UnboundedSource`], [`UnboundedReader`], [`CheckpointMark`] | streams |
 //! | [`UnboundedSourceSdf`], [`UnboundedSourceTracker`], [`UnboundedSourceRestriction`] | a stream as an SDF |
+//! | [`FileBasedSource`], [`FileFormat`], [`file`](mod@file) | files: patterns, byte ranges, compression, [`file::TextLines`] |
 //! | [`examples`] | the seed guides' `CountingSource` and `RangeSource` |
 //! | `testing` (feature `testing`) | Beam's `source_test_utils` |
 //!
@@ -116,10 +141,14 @@
 //! - The trackers accept splits before the first record (nothing is consumed), and refuse
 //!   them once a claim was refused; a record after a refused claim is an error.
 //! - The SDF wrappers report progress, and resume a checkpoint at the reader's position.
+//! - A [`FileBasedSource`] of several files is one range of offsets over the files laid end to
+//!   end, so it splits while reading like a single file (Beam: a `ConcatSource`, or no dynamic
+//!   splitting in pattern mode).
 
 mod bounded;
 mod error;
 pub mod examples;
+pub mod file;
 mod position;
 pub mod range;
 mod step;
@@ -131,7 +160,8 @@ pub mod testing;
 pub use bounded::{
     BoundedSource, BoundedSourceSdf, BoundedSourceTracker, BundleSize, SourceBundle, SourceReader,
 };
-pub use error::{Error, RangeError, Result};
+pub use error::{Error, FileError, RangeError, Result};
+pub use file::{FileBasedSource, FileFormat};
 pub use position::Position;
 pub use range::{RangeTracker, SplitPoints};
 pub use step::ReadStep;
