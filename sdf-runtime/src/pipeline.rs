@@ -300,32 +300,7 @@ impl Pipeline {
         F: SplittableDoFn,
         F::Input: Serialize + DeserializeOwned,
     {
-        self.name(name);
-        let (tx, out) = self.channel();
-        let counters = Arc::new(Counters::new(name));
-        self.counters.push(Arc::clone(&counters));
-        let stage_name = name.to_string();
-        self.tasks.push((
-            name.to_string(),
-            Box::new(move |env| {
-                Box::pin(async move {
-                    let stage = Stage::new(
-                        stage_name,
-                        dofn,
-                        env.config,
-                        tx,
-                        Arc::clone(&env.control),
-                        counters,
-                        None,
-                    );
-                    stage.restore(env.restored)?;
-                    env.control
-                        .register(Arc::clone(&stage) as Arc<dyn Checkpointed>);
-                    stage.run(input.rx).await
-                })
-            }),
-        ));
-        out
+        self.stage(name, input, dofn, None)
     }
 
     /// Like [`apply`](Self::apply), but an element whose work fails on every attempt goes to
@@ -344,9 +319,27 @@ impl Pipeline {
         F: SplittableDoFn,
         F::Input: Serialize + DeserializeOwned + Clone,
     {
+        let (tx, letters) = self.channel();
+        let sender: Arc<dyn crate::dead_letter::DeadLetters<F>> =
+            Arc::new(crate::dead_letter::DeadLetterLink::<F> { tx });
+        (self.stage(name, input, dofn, Some(sender)), letters)
+    }
+
+    /// Adds a stage: its output channel, its metrics, and the task that restores, registers and
+    /// runs it.
+    fn stage<F>(
+        &mut self,
+        name: &str,
+        input: PCollection<F::Input>,
+        dofn: F,
+        dead_letters: crate::dead_letter::DeadLetterOutput<F>,
+    ) -> PCollection<F::Output>
+    where
+        F: SplittableDoFn,
+        F::Input: Serialize + DeserializeOwned,
+    {
         self.name(name);
         let (tx, out) = self.channel();
-        let (letters_tx, letters) = self.channel();
         let counters = Arc::new(Counters::new(name));
         self.counters.push(Arc::clone(&counters));
         let stage_name = name.to_string();
@@ -354,25 +347,23 @@ impl Pipeline {
             name.to_string(),
             Box::new(move |env| {
                 Box::pin(async move {
-                    let letters: Arc<dyn crate::dead_letter::DeadLetters<F>> =
-                        Arc::new(crate::dead_letter::DeadLetterLink::<F> { tx: letters_tx });
+                    let control = Arc::clone(&env.control);
                     let stage = Stage::new(
                         stage_name,
                         dofn,
                         env.config,
                         tx,
-                        Arc::clone(&env.control),
+                        Arc::clone(&control),
                         counters,
-                        Some(letters),
+                        dead_letters,
                     );
                     stage.restore(env.restored)?;
-                    env.control
-                        .register(Arc::clone(&stage) as Arc<dyn Checkpointed>);
+                    control.register(Arc::clone(&stage) as Arc<dyn Checkpointed>);
                     stage.run(input.rx).await
                 })
             }),
         ));
-        (out, letters)
+        out
     }
 
     /// Ends `input` in `sink`. A transactional sink gets exactly-once output with a checkpoint
