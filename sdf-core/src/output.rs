@@ -107,9 +107,22 @@ impl<'a, T: Send> Output<'a, T> {
         default_timestamp: Timestamp,
         batch_size: usize,
     ) -> Self {
+        Self::with_buffer(emitter, default_timestamp, batch_size, Vec::new())
+    }
+
+    /// Like [`new`](Self::new), reusing `buffer`'s allocation (it is cleared first). A runner
+    /// that makes many short calls passes the buffer the previous call returned from
+    /// [`into_buffer`](Self::into_buffer), so that a call does not allocate a batch.
+    pub fn with_buffer(
+        emitter: &'a mut dyn Emitter<T>,
+        default_timestamp: Timestamp,
+        batch_size: usize,
+        mut buffer: Vec<Timestamped<T>>,
+    ) -> Self {
+        buffer.clear();
         let capacity = batch_size.max(1);
         Output {
-            buffer: Vec::with_capacity(capacity),
+            buffer,
             capacity,
             default_timestamp,
             max_timestamp: Timestamp::MIN,
@@ -164,6 +177,14 @@ impl<'a, T: Send> Output<'a, T> {
     /// The largest event timestamp emitted so far, [`Timestamp::MIN`] before any output.
     pub fn max_timestamp(&self) -> Timestamp {
         self.max_timestamp
+    }
+
+    /// The records emitted but not yet flushed, in the output's buffer. A runner that takes
+    /// them this way instead of with a last [`flush`](Self::flush) can coalesce the output of
+    /// many short calls, and pass the emptied buffer to the next call's
+    /// [`with_buffer`](Self::with_buffer).
+    pub fn into_buffer(self) -> Vec<Timestamped<T>> {
+        self.buffer
     }
 
     /// The timestamp given to records emitted with [`emit`](Self::emit).

@@ -74,7 +74,11 @@ async fn send<T>(downstream: &LinkSender<T>, batch: Vec<Timestamped<T>>) -> sdf_
 
 impl<F: SplittableDoFn> Stage<F> {
     /// Runs `work` once and schedules what it leaves.
-    pub(super) async fn run_call(self: &Arc<Self>, work: Work<F>) -> Result<()> {
+    pub(super) async fn run_call(
+        self: &Arc<Self>,
+        work: Work<F>,
+        carry: &mut super::carry::Carry<F::Output>,
+    ) -> Result<()> {
         let dofn = &*self.dofn;
         let input = &work.element.value;
         let mut tracker = SharedTracker::new(dofn.new_tracker(input, work.restriction.clone()));
@@ -97,7 +101,13 @@ impl<F: SplittableDoFn> Stage<F> {
             downstream: self.output.clone(),
         };
 
-        let mut output = Output::new(&mut emitter, work.element.timestamp, self.config.batch_size);
+        let buffer = std::mem::take(&mut carry.output_buffer);
+        let mut output = Output::with_buffer(
+            &mut emitter,
+            work.element.timestamp,
+            self.config.batch_size,
+            buffer,
+        );
         let (outcome, timer_checkpoint) = {
             let call =
                 AssertUnwindSafe(dofn.process(input, &mut tracker, &mut output, &mut estimator))
@@ -118,7 +128,7 @@ impl<F: SplittableDoFn> Stage<F> {
             (outcome, timer_checkpoint)
         };
         let result = match outcome {
-            Ok(Ok(continuation)) => output.flush().await.map(|_| continuation),
+            Ok(Ok(continuation)) => Ok(continuation),
             Ok(Err(e)) => Err(e),
             Err(panic) => Err(sdf_core::Error::message(format!(
                 "process panicked: {}",
@@ -126,7 +136,8 @@ impl<F: SplittableDoFn> Stage<F> {
             ))),
         };
         estimator.observe_timestamp(output.max_timestamp());
-        drop(output);
+        // The last, partial batch stays in the output's buffer: the carry takes it from there.
+        let mut rest = output.into_buffer();
 
         tracker.serve_requests();
         Counters::add(&self.counters.claims, tracker.claims());
@@ -141,7 +152,7 @@ impl<F: SplittableDoFn> Stage<F> {
                 checkpoints.push(split.residual);
             }
         }
-        self.unregister(id, &work);
+        self.unregister(id);
 
         let done = match result {
             Ok(ProcessContinuation::Stop) => tracker
@@ -159,12 +170,11 @@ impl<F: SplittableDoFn> Stage<F> {
         };
         match done {
             Ok(resume) => {
-                for batch in emitter.held.drain(..) {
-                    send(&self.output, batch)
-                        .await
-                        .map_err(|_| Error::Cancelled)?;
-                }
-                Counters::add(&self.counters.outputs, emitter.outputs);
+                // The output goes to the worker's carry, with the call's hold: both leave when
+                // the carry is sent downstream.
+                Counters::add(&self.counters.outputs, emitter.outputs + rest.len() as u64);
+                carry.absorb(std::mem::take(&mut emitter.held), &mut rest, work.hold);
+                carry.output_buffer = rest;
                 Counters::add_f64(&self.counters.work_completed, tracker.progress().completed);
                 self.control
                     .add_finalizers(std::mem::take(&mut emitter.finalizers));
@@ -175,6 +185,9 @@ impl<F: SplittableDoFn> Stage<F> {
                 self.reschedule(&work, orphans, work.watermark.clone(), Duration::ZERO);
             }
             Err(error) => {
+                self.lock().release(work.hold);
+                rest.clear();
+                carry.output_buffer = rest;
                 // The primary's output is discarded; the work split off during the call was
                 // not processed by it and is scheduled as usual.
                 self.reschedule(
@@ -217,10 +230,10 @@ impl<F: SplittableDoFn> Stage<F> {
         id
     }
 
-    fn unregister(&self, id: u64, work: &Work<F>) {
-        let mut s = self.lock();
-        s.running.remove(&id);
-        s.release(work.hold);
+    /// The call is no longer running. Its hold stays until its output has left (the caller
+    /// hands it to the carry, or releases it if the call failed).
+    fn unregister(&self, id: u64) {
+        self.lock().running.remove(&id);
     }
 
     /// Queues residuals of `work` (after `delay`, if any), truncated if the pipeline drains.

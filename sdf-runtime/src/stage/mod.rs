@@ -5,6 +5,7 @@
 //! behind one `std` mutex that is never held across an `.await`.
 
 mod call;
+mod carry;
 mod persist;
 mod rebalance;
 mod state;
@@ -260,11 +261,19 @@ impl<F: SplittableDoFn> Stage<F> {
     /// A worker: takes work until the stage is done.
     async fn worker(self: Arc<Self>) -> Result<()> {
         let mut backoff = Duration::from_millis(1);
+        let mut carry = carry::Carry::new(self.config.batch_size);
+        // Held while this worker takes and runs work, and while it carries output: a checkpoint
+        // waits for it.
+        let mut unit = None;
         loop {
-            self.control.wait_while_pausing().await;
-            // Held while this worker takes and runs work: a checkpoint waits for it.
-            let unit = self.control.gate.read().await;
+            if unit.is_none() {
+                self.control.wait_while_pausing().await;
+                unit = Some(self.control.gate.read().await);
+            }
             if self.control.is_pausing() {
+                // A checkpoint is waiting: hand over what this worker carries, then step aside.
+                self.flush(&mut carry).await?;
+                unit = None;
                 continue;
             }
             let wake = self.wake.notified();
@@ -291,7 +300,10 @@ impl<F: SplittableDoFn> Stage<F> {
                 Next::Work(work) => {
                     self.space.notify_one();
                     backoff = Duration::from_millis(1);
-                    self.run_call(work).await?;
+                    self.run_call(work, &mut carry).await?;
+                    if carry.has_full_batch() {
+                        self.flush(&mut carry).await?;
+                    }
                 }
                 Next::Done => {
                     self.wake.notify_waiters();
@@ -302,7 +314,9 @@ impl<F: SplittableDoFn> Stage<F> {
                         backoff = Duration::from_millis(1);
                         continue;
                     }
-                    drop(unit);
+                    // Nothing to do now: what this worker carries must not wait for more work.
+                    self.flush(&mut carry).await?;
+                    unit = None;
                     let retry = if running && self.config.rebalance {
                         backoff = (backoff * 2).min(Duration::from_millis(50));
                         Some(Instant::now() + backoff)
@@ -321,6 +335,29 @@ impl<F: SplittableDoFn> Stage<F> {
                 }
             }
         }
+    }
+
+    /// Sends what the worker carries downstream, then releases the holds of those calls.
+    async fn flush(&self, carry: &mut carry::Carry<F::Output>) -> Result<()> {
+        if carry.is_empty() {
+            return Ok(());
+        }
+        let (batches, holds) = carry.take();
+        for batch in batches {
+            self.output
+                .send(Message::Batch(batch))
+                .await
+                .map_err(|_| Error::Cancelled)?;
+        }
+        {
+            let mut s = self.lock();
+            for hold in holds {
+                s.release(hold);
+            }
+        }
+        self.wake.notify_waiters();
+        self.publish_watermark().await;
+        Ok(())
     }
 
     /// Sends the stage's watermark downstream if it advanced.

@@ -130,9 +130,11 @@ impl<F: SplittableDoFn> State<F> {
         self.delayed.peek().map(|d| d.0.ready)
     }
 
-    /// No input will come, and no work is queued, delayed, running or being handed over.
+    /// No input will come, and no work is queued, delayed, running, being handed over, or
+    /// carried by a worker (every such item holds the watermark).
     pub fn is_done(&self) -> bool {
         self.input_closed
+            && self.holds.is_empty()
             && self.queue.is_empty()
             && self.delayed.is_empty()
             && self.running.is_empty()
