@@ -1,0 +1,231 @@
+//! What the runtime benches share: running a pipeline and timing it, a sink that counts and
+//! checksums what it receives (so every bench proves it measured complete, exact output),
+//! deterministic busy work, and medians.
+//!
+//! Each runtime bench is a plain binary (`harness = false`) with its own `main`: its runs take
+//! seconds each, which criterion's sampling model does not fit, so the bench repeats the
+//! comparison itself in interleaved rounds (baseline, then each variant, per round), so that
+//! noise from other work on the machine hits every variant alike, and prints medians and the
+//! ratios of medians measured in the same run.
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sdf_core::Timestamped;
+use sdf_runtime::{Executor, Pipeline, Sink, StageMetrics};
+
+/// Whether to run the full measurement. `cargo bench` passes `--bench`; without it (e.g.
+/// `cargo test --benches`, or running the binary by hand) a bench runs a quick smoke version
+/// that checks the pipelines end to end and prints figures that mean nothing.
+pub fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// Rounds of the comparison: `SDF_BENCH_ROUNDS`, else `default` (else 1 in a smoke run).
+pub fn rounds(default: usize) -> usize {
+    std::env::var("SDF_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if full_run() { default } else { 1 })
+        .max(1)
+}
+
+/// What a sink saw: how many records and the wrapping sum of their checksums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tally {
+    pub records: u64,
+    pub checksum: u64,
+}
+
+/// A sink that counts records and adds up `checksum(record)`, keeping nothing.
+pub struct TallySink<T> {
+    records: u64,
+    checksum: u64,
+    of: fn(&T) -> u64,
+    into: Arc<Mutex<Option<Tally>>>,
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+#[async_trait]
+impl<T: Send + 'static> Sink<T> for TallySink<T> {
+    async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
+        self.records += batch.len() as u64;
+        for record in &batch {
+            self.checksum = self.checksum.wrapping_add((self.of)(&record.value));
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> sdf_core::Result<()> {
+        *self.into.lock().unwrap() = Some(Tally {
+            records: self.records,
+            checksum: self.checksum,
+        });
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+        Ok(())
+    }
+}
+
+/// One timed run: wall time from start to completion, the tally of the sink, and the metrics
+/// of every stage read after the last record reached the sink.
+#[derive(Debug)]
+pub struct Run {
+    pub wall: Duration,
+    pub tally: Tally,
+    pub metrics: Vec<StageMetrics>,
+}
+
+/// Runs pipelines the way `Executor::run_blocking` does (a tokio runtime of two threads; each
+/// stage's `process` calls on worker threads of their own), but keeps the runtime across runs
+/// and reads the stage metrics at the end, which `run_blocking` does not return.
+pub struct Bench {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Bench {
+    pub fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .expect("a tokio runtime");
+        Bench { runtime }
+    }
+
+    /// Builds a pipeline with `build`, which ends it in the sink it is given, runs it with
+    /// `executor` and times it. Panics if the pipeline fails or the sink saw no end: a bench
+    /// must never report a figure for incomplete work.
+    pub fn run<T: Send + 'static>(
+        &self,
+        executor: &Executor,
+        checksum: fn(&T) -> u64,
+        build: impl FnOnce(&mut Pipeline, TallySink<T>),
+    ) -> Run {
+        let into = Arc::new(Mutex::new(None));
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let sink = TallySink {
+            records: 0,
+            checksum: 0,
+            of: checksum,
+            into: Arc::clone(&into),
+            done: Some(done),
+        };
+        let mut pipeline = Pipeline::new();
+        build(&mut pipeline, sink);
+        let (wall, metrics) = self.runtime.block_on(async {
+            let start = Instant::now();
+            let handle = executor.run(pipeline);
+            // The stages finish before the sink's input closes, so the metrics read once the
+            // sink has its tally are final. `wait` consumes the handle: read them before. A
+            // failed pipeline may never finish its sink: give up after `GIVE_UP`.
+            if tokio::time::timeout(GIVE_UP, finished).await.is_err() {
+                handle.cancel();
+                panic!("the pipeline did not finish within {GIVE_UP:?}");
+            }
+            let metrics = handle.metrics();
+            handle.wait().await.expect("the pipeline failed");
+            (start.elapsed(), metrics)
+        });
+        let tally = into.lock().unwrap().expect("the sink never finished");
+        Run {
+            wall,
+            tally,
+            metrics,
+        }
+    }
+}
+
+/// How long one run may take before the bench gives up on it.
+const GIVE_UP: Duration = Duration::from_secs(300);
+
+/// `iterations` rounds of a 64-bit xorshift-multiply mix seeded with `seed`: deterministic
+/// work that the optimizer cannot remove, with a result to checksum.
+#[inline]
+pub fn busy(seed: u64, iterations: u32) -> u64 {
+    let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..iterations {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x ^= x >> 29;
+    }
+    black_box(x)
+}
+
+/// Iterations of [`busy`] that take about `target` on this machine, measured now.
+pub fn calibrate(target: Duration) -> u32 {
+    let probe = 200_000u32;
+    let mut best = Duration::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        black_box(busy(black_box(1), probe));
+        best = best.min(start.elapsed());
+    }
+    let per_iteration = best.as_secs_f64() / f64::from(probe);
+    (target.as_secs_f64() / per_iteration).round().max(1.0) as u32
+}
+
+/// The median of `samples` (the mean of the middle two for an even count).
+pub fn median(samples: &[f64]) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// `min–max` of `samples`, for the spread printed next to a median.
+pub fn spread(samples: &[f64]) -> (f64, f64) {
+    let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}
+
+/// Times `f` and returns its result with the elapsed seconds.
+pub fn timed<R>(f: impl FnOnce() -> R) -> (R, f64) {
+    let start = Instant::now();
+    let r = f();
+    (r, start.elapsed().as_secs_f64())
+}
+
+/// Runs `work(i)` for `i` in `0..threads` on that many threads at once and returns the results
+/// and the wall time in seconds.
+pub fn parallel<R: Send>(threads: usize, work: impl Fn(usize) -> R + Sync) -> (Vec<R>, f64) {
+    timed(|| {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|i| {
+                    let work = &work;
+                    scope.spawn(move || work(i))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    })
+}
+
+/// The one metric line of a stage: what explains a figure.
+pub fn describe(m: &StageMetrics) -> String {
+    format!(
+        "calls {}, dynamic_splits {}, checkpoints {}, claims {}, outputs {}",
+        m.calls, m.dynamic_splits, m.checkpoints, m.claims, m.outputs
+    )
+}
+
+/// The machine's load averages (1, 5, 15 min) from `/proc/loadavg`, printed with the results:
+/// other work on this 2-core machine slows the 2-thread runs more than the 1-thread ones.
+pub fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_string())
+}

@@ -1,0 +1,195 @@
+//! Per-item scheduling overhead of the runtime, against a raw loop doing the same work.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=... cargo bench --bench overhead
+//! ```
+//!
+//! A plain bench binary (`harness = false`, see `benches/common/mod.rs` for why not criterion):
+//! it runs, in interleaved rounds, each pipeline and its raw baseline, and prints medians and
+//! the ratios of medians measured in the same run. Without `--bench` (as under `cargo test
+//! --benches`) it runs a quick smoke version whose figures mean nothing.
+//!
+//! - **map**: many small elements (`u64`) through `sdf_core::map(|x| *x)`, each element a
+//!   restriction `[0, 1)` of its own: one work item, one `process` call per element. The
+//!   baseline applies the same closure in a plain loop. This is the runtime's cost per work
+//!   item (intake, queue, call, output batching, channels).
+//! - **count**: `CountFn` over a few large elements (records/s). The baseline is the same
+//!   claim-and-emit work without the runtime: an `OffsetRangeTracker` claim loop building the
+//!   same `(String, i64)` records into batches of 1,024, on as many threads as the pipeline has
+//!   workers, one element per thread in turn.
+//!
+//! Both pipelines run on 2 workers (this machine has 2 cores) with the default settings, and
+//! end in a sink that counts and checksums the records, so a figure is only printed for
+//! complete, exact output.
+
+// Each bench uses a part of the shared harness.
+#[allow(dead_code)]
+mod common;
+
+use std::hint::black_box;
+
+use common::{Bench, Tally, describe, median, parallel, rounds, spread, timed};
+use sdf_core::testing::CountFn;
+use sdf_core::{OffsetRange, OffsetRangeTracker, RestrictionTracker, Timestamp, Timestamped};
+use sdf_runtime::Executor;
+
+const WORKERS: usize = 2;
+/// What a full run sizes its inputs to; a smoke run divides by `SMOKE`.
+const MAP_ITEMS: u64 = 400_000;
+const COUNT_ELEMENTS: usize = 4;
+const COUNT_RECORDS: i64 = 10_000_000;
+const SMOKE: u64 = 100;
+const BATCH: usize = 1024;
+
+fn main() {
+    let rounds = rounds(5);
+    let scale = if common::full_run() { 1 } else { SMOKE };
+    let bench = Bench::new();
+    let executor = Executor::builder().workers(WORKERS).build();
+    println!(
+        "overhead: {WORKERS} workers, {rounds} rounds, medians (min–max); load {}; {:?}",
+        common::load(),
+        executor.config()
+    );
+
+    let items = MAP_ITEMS / scale;
+    let expected = Tally {
+        records: items,
+        checksum: (0..items).fold(0u64, u64::wrapping_add),
+    };
+    let (mut raw, mut piped) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for _ in 0..rounds {
+        let (tally, secs) = timed(|| raw_map(items));
+        assert_eq!(tally, expected, "the raw map loop");
+        raw.push(items as f64 / secs);
+        let run = bench.run(
+            &executor,
+            |x: &u64| *x,
+            |p, sink| {
+                let inputs = p.from_iter("inputs", 0..items);
+                let mapped = p.apply("map", inputs, sdf_core::map(|x: &u64| *x));
+                p.sink("tally", mapped, sink);
+            },
+        );
+        assert_eq!(run.tally, expected, "the map pipeline");
+        piped.push(items as f64 / run.wall.as_secs_f64());
+        last = Some(run);
+    }
+    report("map", "items", &piped, &raw, "raw loop, 1 thread");
+    if let Some(run) = last {
+        println!("  last run: {}", describe(&run.metrics[0]));
+    }
+
+    let n = COUNT_RECORDS / scale as i64;
+    let elements: Vec<(String, i64)> = (0..COUNT_ELEMENTS)
+        .map(|i| (format!("key-{i}"), n))
+        .collect();
+    let total = (COUNT_ELEMENTS as i64 * n) as u64;
+    let expected = Tally {
+        records: total,
+        checksum: elements.iter().fold(0u64, |sum, _| {
+            sum.wrapping_add((0..n as u64).fold(0u64, u64::wrapping_add))
+        }),
+    };
+    let (mut raw, mut piped) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for _ in 0..rounds {
+        let (tallies, secs) = parallel(WORKERS, |w| {
+            let mut tally = Tally::default();
+            for element in elements.iter().skip(w).step_by(WORKERS) {
+                let t = raw_count(element);
+                tally.records += t.records;
+                tally.checksum = tally.checksum.wrapping_add(t.checksum);
+            }
+            tally
+        });
+        let tally = tallies.iter().fold(Tally::default(), |a, t| Tally {
+            records: a.records + t.records,
+            checksum: a.checksum.wrapping_add(t.checksum),
+        });
+        assert_eq!(tally, expected, "the raw count loop");
+        raw.push(total as f64 / secs);
+        let inputs = elements.clone();
+        let run = bench.run(&executor, count_checksum, |p, sink| {
+            let inputs = p.from_iter("inputs", inputs);
+            let counted = p.apply("count", inputs, CountFn);
+            p.sink("tally", counted, sink);
+        });
+        assert_eq!(run.tally, expected, "the CountFn pipeline");
+        piped.push(total as f64 / run.wall.as_secs_f64());
+        last = Some(run);
+    }
+    report(
+        "count",
+        "records",
+        &piped,
+        &raw,
+        &format!("raw claim loop, {WORKERS} threads"),
+    );
+    if let Some(run) = last {
+        println!("  last run: {}", describe(&run.metrics[0]));
+    }
+    println!("overhead: load at the end {}", common::load());
+}
+
+fn count_checksum(record: &(String, i64)) -> u64 {
+    record.1 as u64
+}
+
+/// The map's work without the runtime: the same closure on every item, checksummed.
+fn raw_map(items: u64) -> Tally {
+    let f = |x: &u64| *x;
+    let mut tally = Tally::default();
+    for x in 0..items {
+        tally.records += 1;
+        tally.checksum = tally.checksum.wrapping_add(black_box(f(black_box(&x))));
+    }
+    tally
+}
+
+/// `CountFn`'s work without the runtime: claim each offset, build the record, batch it.
+fn raw_count((key, n): &(String, i64)) -> Tally {
+    let mut tracker = OffsetRangeTracker::new(OffsetRange::new(0, *n));
+    let mut batch: Vec<Timestamped<(String, i64)>> = Vec::with_capacity(BATCH);
+    let mut tally = Tally::default();
+    let drain = |batch: &mut Vec<Timestamped<(String, i64)>>, tally: &mut Tally| {
+        tally.records += batch.len() as u64;
+        for r in batch.drain(..) {
+            tally.checksum = tally.checksum.wrapping_add(count_checksum(&r.value));
+        }
+    };
+    let mut i = 0;
+    while tracker.try_claim(i).unwrap() {
+        batch.push(Timestamped {
+            value: (key.clone(), i),
+            timestamp: Timestamp::MIN,
+        });
+        if batch.len() == BATCH {
+            drain(&mut batch, &mut tally);
+        }
+        i += 1;
+    }
+    drain(&mut batch, &mut tally);
+    black_box(tally)
+}
+
+fn report(name: &str, unit: &str, piped: &[f64], raw: &[f64], baseline: &str) {
+    let (p, r) = (median(piped), median(raw));
+    let (pmin, pmax) = spread(piped);
+    let (rmin, rmax) = spread(raw);
+    let mega = 1e6;
+    println!(
+        "{name}: pipeline {:.3} M {unit}/s ({:.3}–{:.3}); {baseline} {:.1} M {unit}/s ({:.1}–{:.1}); \
+         pipeline/raw {:.4}; runtime cost {:.0} ns per {} (1/pipeline − 1/raw)",
+        p / mega,
+        pmin / mega,
+        pmax / mega,
+        r / mega,
+        rmin / mega,
+        rmax / mega,
+        p / r,
+        (1.0 / p - 1.0 / r) * 1e9,
+        unit.trim_end_matches('s'),
+    );
+}
