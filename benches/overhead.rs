@@ -17,10 +17,13 @@
 //!   claim-and-emit work without the runtime: an `OffsetRangeTracker` claim loop building the
 //!   same `(String, i64)` records into batches of 1,024, on as many threads as the pipeline has
 //!   workers, one element per thread in turn.
+//! - **count64**: the same with `CountU64` (`CountFn` emitting `u64`): records that cost no heap
+//!   allocation, so the figure is the runtime's own per-record cost, without the allocator's
+//!   (a `String` made on a worker and dropped in the sink is a cross-thread free).
 //!
 //! Both pipelines run on 2 workers (this machine has 2 cores) with the default settings, and
 //! end in a sink that counts and checksums the records, so a figure is only printed for
-//! complete, exact output.
+//! complete, exact output. `SDF_BENCH_ONLY=map` (`count`, `count64`) runs one part, e.g. to profile it.
 
 // Each bench uses a part of the shared harness.
 #[allow(dead_code)]
@@ -28,7 +31,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{Bench, Tally, describe, median, parallel, rounds, spread, timed};
+use common::{Bench, CountU64, Tally, describe, median, parallel, rounds, spread, timed};
 use sdf_core::testing::CountFn;
 use sdf_core::{OffsetRange, OffsetRangeTracker, RestrictionTracker, Timestamp, Timestamped};
 use sdf_runtime::Executor;
@@ -38,6 +41,7 @@ const WORKERS: usize = 2;
 const MAP_ITEMS: u64 = 400_000;
 const COUNT_ELEMENTS: usize = 4;
 const COUNT_RECORDS: i64 = 10_000_000;
+const COUNT64_RECORDS: i64 = 25_000_000;
 const SMOKE: u64 = 100;
 const BATCH: usize = 1024;
 
@@ -51,8 +55,19 @@ fn main() {
         common::load(),
         executor.config()
     );
+    if common::selected("map") {
+        map(&bench, &executor, rounds, MAP_ITEMS / scale);
+    }
+    if common::selected("count") {
+        count(&bench, &executor, rounds, COUNT_RECORDS / scale as i64);
+    }
+    if common::selected("count64") {
+        count64(&bench, &executor, rounds, COUNT64_RECORDS / scale as i64);
+    }
+    println!("overhead: load at the end {}", common::load());
+}
 
-    let items = MAP_ITEMS / scale;
+fn map(bench: &Bench, executor: &Executor, rounds: usize, items: u64) {
     let expected = Tally {
         records: items,
         checksum: (0..items).fold(0u64, u64::wrapping_add),
@@ -64,7 +79,7 @@ fn main() {
         assert_eq!(tally, expected, "the raw map loop");
         raw.push(items as f64 / secs);
         let run = bench.run(
-            &executor,
+            executor,
             |x: &u64| *x,
             |p, sink| {
                 let inputs = p.from_iter("inputs", 0..items);
@@ -78,10 +93,11 @@ fn main() {
     }
     report("map", "items", &piped, &raw, "raw loop, 1 thread");
     if let Some(run) = last {
-        println!("  last run: {}", describe(&run.metrics[0]));
+        println!("  last run: {}", describe(&run));
     }
+}
 
-    let n = COUNT_RECORDS / scale as i64;
+fn count(bench: &Bench, executor: &Executor, rounds: usize, n: i64) {
     let elements: Vec<(String, i64)> = (0..COUNT_ELEMENTS)
         .map(|i| (format!("key-{i}"), n))
         .collect();
@@ -111,7 +127,7 @@ fn main() {
         assert_eq!(tally, expected, "the raw count loop");
         raw.push(total as f64 / secs);
         let inputs = elements.clone();
-        let run = bench.run(&executor, count_checksum, |p, sink| {
+        let run = bench.run(executor, count_checksum, |p, sink| {
             let inputs = p.from_iter("inputs", inputs);
             let counted = p.apply("count", inputs, CountFn);
             p.sink("tally", counted, sink);
@@ -128,9 +144,89 @@ fn main() {
         &format!("raw claim loop, {WORKERS} threads"),
     );
     if let Some(run) = last {
-        println!("  last run: {}", describe(&run.metrics[0]));
+        println!("  last run: {}", describe(&run));
     }
-    println!("overhead: load at the end {}", common::load());
+}
+
+fn count64(bench: &Bench, executor: &Executor, rounds: usize, n: i64) {
+    let total = (COUNT_ELEMENTS as i64 * n) as u64;
+    let expected = Tally {
+        records: total,
+        checksum: (0..COUNT_ELEMENTS).fold(0u64, |sum, _| {
+            sum.wrapping_add((0..n as u64).fold(0u64, u64::wrapping_add))
+        }),
+    };
+    let (mut raw, mut piped) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for _ in 0..rounds {
+        let (tallies, secs) = parallel(WORKERS, |w| {
+            (w..COUNT_ELEMENTS)
+                .step_by(WORKERS)
+                .map(|_| raw_count64(n))
+                .fold(Tally::default(), add)
+        });
+        assert_eq!(
+            tallies.into_iter().fold(Tally::default(), add),
+            expected,
+            "the raw count64 loop"
+        );
+        raw.push(total as f64 / secs);
+        let run = bench.run(
+            executor,
+            |x: &u64| *x,
+            |p, sink| {
+                let inputs = p.from_iter("inputs", vec![n; COUNT_ELEMENTS]);
+                let counted = p.apply("count64", inputs, CountU64);
+                p.sink("tally", counted, sink);
+            },
+        );
+        assert_eq!(run.tally, expected, "the CountU64 pipeline");
+        piped.push(total as f64 / run.wall.as_secs_f64());
+        last = Some(run);
+    }
+    report(
+        "count64",
+        "records",
+        &piped,
+        &raw,
+        &format!("raw claim loop, {WORKERS} threads"),
+    );
+    if let Some(run) = last {
+        println!("  last run: {}", describe(&run));
+    }
+}
+
+fn add(a: Tally, b: Tally) -> Tally {
+    Tally {
+        records: a.records + b.records,
+        checksum: a.checksum.wrapping_add(b.checksum),
+    }
+}
+
+/// `CountU64`'s work without the runtime: claim each offset, batch the record.
+fn raw_count64(n: i64) -> Tally {
+    let mut tracker = OffsetRangeTracker::new(OffsetRange::new(0, n));
+    let mut batch: Vec<Timestamped<u64>> = Vec::with_capacity(BATCH);
+    let mut tally = Tally::default();
+    let drain = |batch: &mut Vec<Timestamped<u64>>, tally: &mut Tally| {
+        tally.records += batch.len() as u64;
+        for r in batch.drain(..) {
+            tally.checksum = tally.checksum.wrapping_add(r.value);
+        }
+    };
+    let mut i = 0;
+    while tracker.try_claim(i).unwrap() {
+        batch.push(Timestamped {
+            value: i as u64,
+            timestamp: Timestamp::MIN,
+        });
+        if batch.len() == BATCH {
+            drain(&mut batch, &mut tally);
+        }
+        i += 1;
+    }
+    drain(&mut batch, &mut tally);
+    black_box(tally)
 }
 
 fn count_checksum(record: &(String, i64)) -> u64 {

@@ -299,7 +299,7 @@ fn measure(bench: &Bench, scenario: &Scenario, rounds: usize) -> Samples {
                 samples.trace = std::mem::take(&mut *log.calls.lock().unwrap());
             }
             assert_eq!(run.tally, expected, "{}: rebalance {on}", scenario.name);
-            let metrics = describe(&run.metrics[0]);
+            let metrics = describe(&run);
             if on {
                 samples.on.push(run.wall.as_secs_f64());
                 samples.last_on = metrics;

@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sdf_core::Timestamped;
+use sdf_core::{
+    MonotonicWatermarkEstimator, OffsetRange, OffsetRangeTracker, Output, ProcessContinuation,
+    SharedTracker, SplittableDoFn, Timestamped,
+};
 use sdf_runtime::{Executor, Pipeline, Sink, StageMetrics};
 
 /// Whether to run the full measurement. `cargo bench` passes `--bench`; without it (e.g.
@@ -32,6 +35,12 @@ pub fn rounds(default: usize) -> usize {
         .max(1)
 }
 
+/// Whether to run the part of a bench called `name`: all of them unless `SDF_BENCH_ONLY` names
+/// some (comma-separated), e.g. to profile one.
+pub fn selected(name: &str) -> bool {
+    std::env::var("SDF_BENCH_ONLY").map_or(true, |only| only.split(',').any(|n| n == name))
+}
+
 /// What a sink saw: how many records and the wrapping sum of their checksums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Tally {
@@ -39,30 +48,39 @@ pub struct Tally {
     pub checksum: u64,
 }
 
-/// A sink that counts records and adds up `checksum(record)`, keeping nothing.
+/// A sink that counts records and adds up `checksum(record)`, keeping nothing. It also adds up
+/// the time it spends in `write` (taking, checksumming and dropping batches): near the wall time,
+/// the sink's one task is what limits the pipeline.
 pub struct TallySink<T> {
     records: u64,
     checksum: u64,
+    busy: Duration,
     of: fn(&T) -> u64,
-    into: Arc<Mutex<Option<Tally>>>,
+    into: Arc<Mutex<Option<(Tally, Duration)>>>,
     done: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 #[async_trait]
 impl<T: Send + 'static> Sink<T> for TallySink<T> {
     async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
+        let start = Instant::now();
         self.records += batch.len() as u64;
         for record in &batch {
             self.checksum = self.checksum.wrapping_add((self.of)(&record.value));
         }
+        drop(batch);
+        self.busy += start.elapsed();
         Ok(())
     }
 
     async fn finish(&mut self) -> sdf_core::Result<()> {
-        *self.into.lock().unwrap() = Some(Tally {
-            records: self.records,
-            checksum: self.checksum,
-        });
+        *self.into.lock().unwrap() = Some((
+            Tally {
+                records: self.records,
+                checksum: self.checksum,
+            },
+            self.busy,
+        ));
         if let Some(done) = self.done.take() {
             let _ = done.send(());
         }
@@ -70,12 +88,13 @@ impl<T: Send + 'static> Sink<T> for TallySink<T> {
     }
 }
 
-/// One timed run: wall time from start to completion, the tally of the sink, and the metrics
-/// of every stage read after the last record reached the sink.
+/// One timed run: wall time from start to completion, the tally of the sink and the time it
+/// spent writing, and the metrics of every stage read after the last record reached the sink.
 #[derive(Debug)]
 pub struct Run {
     pub wall: Duration,
     pub tally: Tally,
+    pub sink_busy: Duration,
     pub metrics: Vec<StageMetrics>,
 }
 
@@ -110,6 +129,7 @@ impl Bench {
         let sink = TallySink {
             records: 0,
             checksum: 0,
+            busy: Duration::ZERO,
             of: checksum,
             into: Arc::clone(&into),
             done: Some(done),
@@ -130,10 +150,11 @@ impl Bench {
             handle.wait().await.expect("the pipeline failed");
             (start.elapsed(), metrics)
         });
-        let tally = into.lock().unwrap().expect("the sink never finished");
+        let (tally, sink_busy) = into.lock().unwrap().expect("the sink never finished");
         Run {
             wall,
             tally,
+            sink_busy,
             metrics,
         }
     }
@@ -213,11 +234,18 @@ pub fn parallel<R: Send>(threads: usize, work: impl Fn(usize) -> R + Sync) -> (V
     })
 }
 
-/// The one metric line of a stage: what explains a figure.
-pub fn describe(m: &StageMetrics) -> String {
+/// The one metric line of a run's first stage, and how busy its sink was: what explains a
+/// figure.
+pub fn describe(run: &Run) -> String {
+    let m = &run.metrics[0];
     format!(
-        "calls {}, dynamic_splits {}, checkpoints {}, claims {}, outputs {}",
-        m.calls, m.dynamic_splits, m.checkpoints, m.claims, m.outputs
+        "calls {}, dynamic_splits {}, checkpoints {}, claims {}, outputs {}; sink busy {:.0}% of the wall time",
+        m.calls,
+        m.dynamic_splits,
+        m.checkpoints,
+        m.claims,
+        m.outputs,
+        run.sink_busy.as_secs_f64() / run.wall.as_secs_f64() * 100.0
     )
 }
 
@@ -228,4 +256,50 @@ pub fn load() -> String {
         .ok()
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `n` → `0, 1, …, n − 1` as `u64`: `CountFn` without the key, so a record costs no heap
+/// allocation (a `(String, i64)` record costs one, freed by whoever consumes it).
+#[derive(Debug, Clone, Copy)]
+pub struct CountU64;
+
+#[async_trait]
+impl SplittableDoFn for CountU64 {
+    type Input = i64;
+    type Output = u64;
+    type Restriction = OffsetRange;
+    type Tracker = OffsetRangeTracker;
+    type WatermarkEstimator = MonotonicWatermarkEstimator;
+
+    fn initial_restriction(&self, n: &i64) -> sdf_core::Result<OffsetRange> {
+        Ok(OffsetRange::try_new(0, *n)?)
+    }
+
+    fn split_restriction(
+        &self,
+        _n: &i64,
+        restriction: OffsetRange,
+        desired_size: f64,
+    ) -> sdf_core::Result<Vec<OffsetRange>> {
+        Ok(restriction.split(desired_size.max(1.0) as u64, 1))
+    }
+
+    fn new_tracker(&self, _n: &i64, restriction: OffsetRange) -> OffsetRangeTracker {
+        OffsetRangeTracker::new(restriction)
+    }
+
+    async fn process(
+        &self,
+        _n: &i64,
+        tracker: &mut SharedTracker<OffsetRangeTracker>,
+        output: &mut Output<'_, u64>,
+        _watermark: &mut MonotonicWatermarkEstimator,
+    ) -> sdf_core::Result<ProcessContinuation> {
+        let mut i = tracker.current_restriction().start();
+        while tracker.try_claim(i)? {
+            output.emit(i as u64).await?;
+            i += 1;
+        }
+        Ok(ProcessContinuation::Stop)
+    }
 }
