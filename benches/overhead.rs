@@ -176,7 +176,7 @@ fn count64(bench: &Bench, executor: &Executor, rounds: usize, n: i64) {
             |x: &u64| *x,
             |p, sink| {
                 let inputs = p.from_iter("inputs", vec![n; COUNT_ELEMENTS]);
-                let counted = p.apply("count64", inputs, CountU64);
+                let counted = p.apply("count64", inputs, CountU64::default());
                 p.sink("tally", counted, sink);
             },
         );

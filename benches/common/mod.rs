@@ -260,8 +260,14 @@ pub fn load() -> String {
 
 /// `n` → `0, 1, …, n − 1` as `u64`: `CountFn` without the key, so a record costs no heap
 /// allocation (a `(String, i64)` record costs one, freed by whoever consumes it).
-#[derive(Debug, Clone, Copy)]
-pub struct CountU64;
+///
+/// With `yield_every: k > 0` its `process` also yields to the executor (`yield_now`) after
+/// every `k` records, as a DoFn that awaits I/O would: the checkpoint bench uses it to show
+/// that the runtime's call timer only fires when `process` is pending.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountU64 {
+    pub yield_every: i64,
+}
 
 #[async_trait]
 impl SplittableDoFn for CountU64 {
@@ -299,6 +305,9 @@ impl SplittableDoFn for CountU64 {
         while tracker.try_claim(i)? {
             output.emit(i as u64).await?;
             i += 1;
+            if self.yield_every > 0 && i % self.yield_every == 0 {
+                tokio::task::yield_now().await;
+            }
         }
         Ok(ProcessContinuation::Stop)
     }
