@@ -23,7 +23,9 @@
 //!
 //! Both pipelines run on 2 workers (this machine has 2 cores) with the default settings, and
 //! end in a sink that counts and checksums the records, so a figure is only printed for
-//! complete, exact output. `SDF_BENCH_ONLY=map` (`count`, `count64`) runs one part, e.g. to profile it.
+//! complete, exact output. Ratios are printed over all rounds and over the clean ones (see
+//! `benches/common/mod.rs`). `SDF_BENCH_ONLY=map` (`count`, `count64`) runs one part, e.g. to
+//! profile it.
 
 // Each bench uses a part of the shared harness.
 #[allow(dead_code)]
@@ -31,7 +33,9 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{Bench, CountU64, Tally, describe, median, parallel, rounds, spread, timed};
+use common::{
+    Bench, CountU64, Rounds, Run, Tally, Timed, describe, median, parallel, rounds, spread, timed,
+};
 use sdf_core::testing::CountFn;
 use sdf_core::{OffsetRange, OffsetRangeTracker, RestrictionTracker, Timestamp, Timestamped};
 use sdf_runtime::Executor;
@@ -72,125 +76,183 @@ fn map(bench: &Bench, executor: &Executor, rounds: usize, items: u64) {
         records: items,
         checksum: (0..items).fold(0u64, u64::wrapping_add),
     };
-    let (mut raw, mut piped) = (Vec::new(), Vec::new());
-    let mut last = None;
-    for _ in 0..rounds {
-        let (tally, secs) = timed(|| raw_map(items));
-        assert_eq!(tally, expected, "the raw map loop");
-        raw.push(items as f64 / secs);
-        let run = bench.run(
-            executor,
-            |x: &u64| *x,
-            |p, sink| {
-                let inputs = p.from_iter("inputs", 0..items);
-                let mapped = p.apply("map", inputs, sdf_core::map(|x: &u64| *x));
-                p.sink("tally", mapped, sink);
-            },
-        );
-        assert_eq!(run.tally, expected, "the map pipeline");
-        piped.push(items as f64 / run.wall.as_secs_f64());
-        last = Some(run);
-    }
-    report("map", "items", &piped, &raw, "raw loop, 1 thread");
-    if let Some(run) = last {
-        println!("  last run: {}", describe(&run));
-    }
+    compare(
+        Part {
+            name: "map",
+            unit: "item",
+            count: items,
+            baseline: "raw loop, 1 thread",
+            expected,
+        },
+        rounds,
+        || timed(|| raw_map(items)),
+        || {
+            bench.run(
+                executor,
+                |x: &u64| *x,
+                |p, sink| {
+                    let inputs = p.from_iter("inputs", 0..items);
+                    let mapped = p.apply("map", inputs, sdf_core::map(|x: &u64| *x));
+                    p.sink("tally", mapped, sink);
+                },
+            )
+        },
+    );
 }
 
 fn count(bench: &Bench, executor: &Executor, rounds: usize, n: i64) {
     let elements: Vec<(String, i64)> = (0..COUNT_ELEMENTS)
         .map(|i| (format!("key-{i}"), n))
         .collect();
-    let total = (COUNT_ELEMENTS as i64 * n) as u64;
-    let expected = Tally {
-        records: total,
-        checksum: elements.iter().fold(0u64, |sum, _| {
-            sum.wrapping_add((0..n as u64).fold(0u64, u64::wrapping_add))
-        }),
-    };
-    let (mut raw, mut piped) = (Vec::new(), Vec::new());
-    let mut last = None;
-    for _ in 0..rounds {
-        let (tallies, secs) = parallel(WORKERS, |w| {
-            let mut tally = Tally::default();
-            for element in elements.iter().skip(w).step_by(WORKERS) {
-                let t = raw_count(element);
-                tally.records += t.records;
-                tally.checksum = tally.checksum.wrapping_add(t.checksum);
-            }
-            tally
-        });
-        let tally = tallies.iter().fold(Tally::default(), |a, t| Tally {
-            records: a.records + t.records,
-            checksum: a.checksum.wrapping_add(t.checksum),
-        });
-        assert_eq!(tally, expected, "the raw count loop");
-        raw.push(total as f64 / secs);
-        let inputs = elements.clone();
-        let run = bench.run(executor, count_checksum, |p, sink| {
-            let inputs = p.from_iter("inputs", inputs);
-            let counted = p.apply("count", inputs, CountFn);
-            p.sink("tally", counted, sink);
-        });
-        assert_eq!(run.tally, expected, "the CountFn pipeline");
-        piped.push(total as f64 / run.wall.as_secs_f64());
-        last = Some(run);
-    }
-    report(
-        "count",
-        "records",
-        &piped,
-        &raw,
-        &format!("raw claim loop, {WORKERS} threads"),
+    let expected = (0..COUNT_ELEMENTS)
+        .map(|_| Tally {
+            records: n as u64,
+            checksum: (0..n as u64).fold(0u64, u64::wrapping_add),
+        })
+        .fold(Tally::default(), add);
+    compare(
+        Part {
+            name: "count",
+            unit: "record",
+            count: expected.records,
+            baseline: "raw claim loop, 2 threads",
+            expected,
+        },
+        rounds,
+        || {
+            let (tallies, timing) = parallel(WORKERS, |w| {
+                elements
+                    .iter()
+                    .skip(w)
+                    .step_by(WORKERS)
+                    .map(raw_count)
+                    .fold(Tally::default(), add)
+            });
+            (tallies.into_iter().fold(Tally::default(), add), timing)
+        },
+        || {
+            let inputs = elements.clone();
+            bench.run(executor, count_checksum, |p, sink| {
+                let inputs = p.from_iter("inputs", inputs);
+                let counted = p.apply("count", inputs, CountFn);
+                p.sink("tally", counted, sink);
+            })
+        },
     );
-    if let Some(run) = last {
-        println!("  last run: {}", describe(&run));
-    }
 }
 
 fn count64(bench: &Bench, executor: &Executor, rounds: usize, n: i64) {
-    let total = (COUNT_ELEMENTS as i64 * n) as u64;
-    let expected = Tally {
-        records: total,
-        checksum: (0..COUNT_ELEMENTS).fold(0u64, |sum, _| {
-            sum.wrapping_add((0..n as u64).fold(0u64, u64::wrapping_add))
-        }),
-    };
-    let (mut raw, mut piped) = (Vec::new(), Vec::new());
+    let expected = (0..COUNT_ELEMENTS)
+        .map(|_| Tally {
+            records: n as u64,
+            checksum: (0..n as u64).fold(0u64, u64::wrapping_add),
+        })
+        .fold(Tally::default(), add);
+    compare(
+        Part {
+            name: "count64",
+            unit: "record",
+            count: expected.records,
+            baseline: "raw claim loop, 2 threads",
+            expected,
+        },
+        rounds,
+        || {
+            let (tallies, timing) = parallel(WORKERS, |w| {
+                (w..COUNT_ELEMENTS)
+                    .step_by(WORKERS)
+                    .map(|_| raw_count64(n))
+                    .fold(Tally::default(), add)
+            });
+            (tallies.into_iter().fold(Tally::default(), add), timing)
+        },
+        || {
+            bench.run(
+                executor,
+                |x: &u64| *x,
+                |p, sink| {
+                    let inputs = p.from_iter("inputs", vec![n; COUNT_ELEMENTS]);
+                    let counted = p.apply("count64", inputs, CountU64::default());
+                    p.sink("tally", counted, sink);
+                },
+            )
+        },
+    );
+}
+
+/// One part of the bench: what it counts, and what every run must deliver.
+struct Part {
+    name: &'static str,
+    unit: &'static str,
+    count: u64,
+    baseline: &'static str,
+    expected: Tally,
+}
+
+/// The variants of a round, in `Rounds`.
+const RAW: usize = 0;
+const PIPELINE: usize = 1;
+
+/// Runs the baseline and the pipeline in `rounds` rounds and prints their rates, over all
+/// rounds and over the clean ones.
+fn compare(
+    part: Part,
+    rounds: usize,
+    raw: impl Fn() -> (Tally, Timed),
+    pipeline: impl Fn() -> Run,
+) {
+    let mut samples = Rounds::default();
     let mut last = None;
     for _ in 0..rounds {
-        let (tallies, secs) = parallel(WORKERS, |w| {
-            (w..COUNT_ELEMENTS)
-                .step_by(WORKERS)
-                .map(|_| raw_count64(n))
-                .fold(Tally::default(), add)
-        });
-        assert_eq!(
-            tallies.into_iter().fold(Tally::default(), add),
-            expected,
-            "the raw count64 loop"
-        );
-        raw.push(total as f64 / secs);
-        let run = bench.run(
-            executor,
-            |x: &u64| *x,
-            |p, sink| {
-                let inputs = p.from_iter("inputs", vec![n; COUNT_ELEMENTS]);
-                let counted = p.apply("count64", inputs, CountU64::default());
-                p.sink("tally", counted, sink);
-            },
-        );
-        assert_eq!(run.tally, expected, "the CountU64 pipeline");
-        piped.push(total as f64 / run.wall.as_secs_f64());
+        let (tally, raw_timing) = raw();
+        assert_eq!(tally, part.expected, "{}: the raw loop", part.name);
+        let run = pipeline();
+        assert_eq!(run.tally, part.expected, "{}: the pipeline", part.name);
+        samples.push(vec![raw_timing, run.timed]);
         last = Some(run);
     }
-    report(
-        "count64",
-        "records",
-        &piped,
-        &raw,
-        &format!("raw claim loop, {WORKERS} threads"),
+    let rate = |secs: f64| part.count as f64 / secs;
+    let show = |v: usize| {
+        let secs = samples.secs(v, false);
+        let (min, max) = spread(&secs);
+        format!(
+            "{:.3} M {}s/s ({:.3}–{:.3}, others {:.0}%)",
+            rate(median(&secs)) / 1e6,
+            part.unit,
+            rate(max) / 1e6,
+            rate(min) / 1e6,
+            samples.foreign(v) * 100.0
+        )
+    };
+    println!(
+        "{}: pipeline {}; {} {}",
+        part.name,
+        show(PIPELINE),
+        part.baseline,
+        show(RAW)
     );
+    let (clean, all) = samples.clean();
+    for clean_only in [false, true] {
+        if clean_only && clean == 0 {
+            println!("{}: no clean round", part.name);
+            continue;
+        }
+        let p = rate(median(&samples.secs(PIPELINE, clean_only)));
+        let r = rate(median(&samples.secs(RAW, clean_only)));
+        println!(
+            "{} ({}): pipeline/raw {:.4}; runtime cost {:.0} ns of wall time per {} \
+             (1/pipeline − 1/raw)",
+            part.name,
+            if clean_only {
+                format!("{clean} clean rounds of {all}")
+            } else {
+                format!("all {all} rounds")
+            },
+            p / r,
+            (1.0 / p - 1.0 / r) * 1e9,
+            part.unit,
+        );
+    }
     if let Some(run) = last {
         println!("  last run: {}", describe(&run));
     }
@@ -268,24 +330,4 @@ fn raw_count((key, n): &(String, i64)) -> Tally {
     }
     drain(&mut batch, &mut tally);
     black_box(tally)
-}
-
-fn report(name: &str, unit: &str, piped: &[f64], raw: &[f64], baseline: &str) {
-    let (p, r) = (median(piped), median(raw));
-    let (pmin, pmax) = spread(piped);
-    let (rmin, rmax) = spread(raw);
-    let mega = 1e6;
-    println!(
-        "{name}: pipeline {:.3} M {unit}/s ({:.3}–{:.3}); {baseline} {:.1} M {unit}/s ({:.1}–{:.1}); \
-         pipeline/raw {:.4}; runtime cost {:.0} ns per {} (1/pipeline − 1/raw)",
-        p / mega,
-        pmin / mega,
-        pmax / mega,
-        r / mega,
-        rmin / mega,
-        rmax / mega,
-        p / r,
-        (1.0 / p - 1.0 / r) * 1e9,
-        unit.trim_end_matches('s'),
-    );
 }

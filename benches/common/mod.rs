@@ -7,6 +7,12 @@
 //! comparison itself in interleaved rounds (baseline, then each variant, per round), so that
 //! noise from other work on the machine hits every variant alike, and prints medians and the
 //! ratios of medians measured in the same run.
+//!
+//! This 2-core machine is shared with other sessions' builds, which take a core for seconds at a
+//! time. Every measurement therefore also records how much of the machine other processes used
+//! meanwhile ([`Timed::foreign`], from `/proc`), and a bench prints its ratios twice: over all
+//! rounds, and over the clean rounds, in which others used at most [`CLEAN`] of the machine
+//! during every measurement.
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
@@ -93,6 +99,8 @@ impl<T: Send + 'static> Sink<T> for TallySink<T> {
 #[derive(Debug)]
 pub struct Run {
     pub wall: Duration,
+    /// The wall time again, with the machine's load by others during the run.
+    pub timed: Timed,
     pub tally: Tally,
     pub sink_busy: Duration,
     pub metrics: Vec<StageMetrics>,
@@ -136,23 +144,26 @@ impl Bench {
         };
         let mut pipeline = Pipeline::new();
         build(&mut pipeline, sink);
-        let (wall, metrics) = self.runtime.block_on(async {
-            let start = Instant::now();
-            let handle = executor.run(pipeline);
-            // The stages finish before the sink's input closes, so the metrics read once the
-            // sink has its tally are final. `wait` consumes the handle: read them before. A
-            // failed pipeline may never finish its sink: give up after `GIVE_UP`.
-            if tokio::time::timeout(GIVE_UP, finished).await.is_err() {
-                handle.cancel();
-                panic!("the pipeline did not finish within {GIVE_UP:?}");
-            }
-            let metrics = handle.metrics();
-            handle.wait().await.expect("the pipeline failed");
-            (start.elapsed(), metrics)
+        let ((wall, metrics), timed) = timed(|| {
+            self.runtime.block_on(async {
+                let start = Instant::now();
+                let handle = executor.run(pipeline);
+                // The stages finish before the sink's input closes, so the metrics read once the
+                // sink has its tally are final. `wait` consumes the handle: read them before. A
+                // failed pipeline may never finish its sink: give up after `GIVE_UP`.
+                if tokio::time::timeout(GIVE_UP, finished).await.is_err() {
+                    handle.cancel();
+                    panic!("the pipeline did not finish within {GIVE_UP:?}");
+                }
+                let metrics = handle.metrics();
+                handle.wait().await.expect("the pipeline failed");
+                (start.elapsed(), metrics)
+            })
         });
         let (tally, sink_busy) = into.lock().unwrap().expect("the sink never finished");
         Run {
             wall,
+            timed,
             tally,
             sink_busy,
             metrics,
@@ -211,16 +222,115 @@ pub fn spread(samples: &[f64]) -> (f64, f64) {
     (min, max)
 }
 
-/// Times `f` and returns its result with the elapsed seconds.
-pub fn timed<R>(f: impl FnOnce() -> R) -> (R, f64) {
+/// How long something took, and how much of the machine other processes used meanwhile.
+#[derive(Debug, Clone, Copy)]
+pub struct Timed {
+    pub secs: f64,
+    /// The CPU time of every other process (and time stolen by the hypervisor) during the
+    /// measurement, as a share of all the machine's cores: 0.5 is one of 2 cores. NaN if
+    /// `/proc` is not readable. Builds of other sessions on this 2-core machine slow the
+    /// 2-thread runs down far more than they do the single-threaded baseline.
+    pub foreign: f64,
+}
+
+/// A share of the machine used by others up to which a measurement counts as clean.
+pub const CLEAN: f64 = 0.05;
+
+impl Timed {
+    pub fn clean(&self) -> bool {
+        self.foreign <= CLEAN
+    }
+}
+
+/// Times `f`, and measures the CPU the rest of the machine used meanwhile.
+pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Timed) {
+    let before = cpu_ticks();
     let start = Instant::now();
     let r = f();
-    (r, start.elapsed().as_secs_f64())
+    let secs = start.elapsed().as_secs_f64();
+    let foreign = match (before, cpu_ticks()) {
+        (Some((busy0, own0)), Some((busy1, own1))) => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+            let others = busy1
+                .saturating_sub(busy0)
+                .saturating_sub(own1.saturating_sub(own0));
+            others as f64 / TICKS_PER_SECOND / (secs * cores)
+        }
+        _ => f64::NAN,
+    };
+    (r, Timed { secs, foreign })
+}
+
+/// Measurements of several variants of a bench, taken in rounds: `rounds[r][v]` is variant
+/// `v` in round `r`. A round is clean if others used at most [`CLEAN`] of the machine during
+/// every measurement of it; a bench prints its figures over all rounds and over the clean ones.
+#[derive(Debug, Default)]
+pub struct Rounds {
+    rounds: Vec<Vec<Timed>>,
+}
+
+impl Rounds {
+    pub fn push(&mut self, round: Vec<Timed>) {
+        self.rounds.push(round);
+    }
+
+    /// The seconds of variant `v` in every round, or only in the clean rounds.
+    pub fn secs(&self, v: usize, clean_only: bool) -> Vec<f64> {
+        self.rounds
+            .iter()
+            .filter(|r| !clean_only || r.iter().all(Timed::clean))
+            .map(|r| r[v].secs)
+            .collect()
+    }
+
+    /// `(clean rounds, rounds)`.
+    pub fn clean(&self) -> (usize, usize) {
+        let clean = self
+            .rounds
+            .iter()
+            .filter(|r| r.iter().all(Timed::clean))
+            .count();
+        (clean, self.rounds.len())
+    }
+
+    /// The median share of the machine others used during the measurements of variant `v`.
+    pub fn foreign(&self, v: usize) -> f64 {
+        let shares: Vec<f64> = self.rounds.iter().map(|r| r[v].foreign).collect();
+        median(&shares)
+    }
+}
+
+/// `USER_HZ`, the unit of `/proc/stat` and `/proc/self/stat`: 100 on Linux.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// Busy ticks of the whole machine (user, nice, system, irq, softirq, steal) and of this
+/// process (user and system time of all its threads), from `/proc`.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    let busy = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum();
+    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the `(comm)`: state is field 3, utime 14 and stime 15.
+    let after = own.rsplit_once(')')?.1;
+    let mut fields = after.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((busy, utime + stime))
 }
 
 /// Runs `work(i)` for `i` in `0..threads` on that many threads at once and returns the results
-/// and the wall time in seconds.
-pub fn parallel<R: Send>(threads: usize, work: impl Fn(usize) -> R + Sync) -> (Vec<R>, f64) {
+/// and the timing.
+pub fn parallel<R: Send>(threads: usize, work: impl Fn(usize) -> R + Sync) -> (Vec<R>, Timed) {
     timed(|| {
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
@@ -239,13 +349,15 @@ pub fn parallel<R: Send>(threads: usize, work: impl Fn(usize) -> R + Sync) -> (V
 pub fn describe(run: &Run) -> String {
     let m = &run.metrics[0];
     format!(
-        "calls {}, dynamic_splits {}, checkpoints {}, claims {}, outputs {}; sink busy {:.0}% of the wall time",
+        "calls {}, dynamic_splits {}, checkpoints {}, claims {}, outputs {}; sink busy {:.0}% of \
+         the wall time; others used {:.0}% of the machine",
         m.calls,
         m.dynamic_splits,
         m.checkpoints,
         m.claims,
         m.outputs,
-        run.sink_busy.as_secs_f64() / run.wall.as_secs_f64() * 100.0
+        run.sink_busy.as_secs_f64() / run.wall.as_secs_f64() * 100.0,
+        run.timed.foreign * 100.0,
     )
 }
 
