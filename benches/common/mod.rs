@@ -373,11 +373,13 @@ pub fn load() -> String {
 /// `n` → `0, 1, …, n − 1` as `u64`: `CountFn` without the key, so a record costs no heap
 /// allocation (a `(String, i64)` record costs one, freed by whoever consumes it).
 ///
-/// With `yield_every: k > 0` its `process` also yields to the executor (`yield_now`) after
-/// every `k` records, as a DoFn that awaits I/O would: the checkpoint bench uses it to show
-/// that the runtime's call timer only fires when `process` is pending.
+/// With `emit_every: k > 1` it emits only the offsets that are multiples of `k` (a selective
+/// scan: many claims, few outputs). With `yield_every: k > 0` its `process` also yields to the
+/// executor (`yield_now`) after every `k` claims, as a DoFn that awaits I/O would. The
+/// checkpoint bench uses both to show when the runtime's call timer fires.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CountU64 {
+    pub emit_every: i64,
     pub yield_every: i64,
 }
 
@@ -415,7 +417,9 @@ impl SplittableDoFn for CountU64 {
     ) -> sdf_core::Result<ProcessContinuation> {
         let mut i = tracker.current_restriction().start();
         while tracker.try_claim(i)? {
-            output.emit(i as u64).await?;
+            if self.emit_every <= 1 || i % self.emit_every == 0 {
+                output.emit(i as u64).await?;
+            }
             i += 1;
             if self.yield_every > 0 && i % self.yield_every == 0 {
                 tokio::task::yield_now().await;
