@@ -70,7 +70,7 @@ const SMOKE: i64 = 50;
 
 /// One element: `records` records; record `i` costs `heavy` iterations of `busy` from
 /// `heavy_from` on, `light` before.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Job {
     id: u64,
     records: i64,

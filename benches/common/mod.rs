@@ -68,6 +68,17 @@ pub struct TallySink<T> {
 
 #[async_trait]
 impl<T: Send + 'static> Sink<T> for TallySink<T> {
+    type Commit = ();
+
+    async fn prepare(&mut self, _epoch: u64) -> sdf_core::Result<()> {
+        Ok(())
+    }
+
+    /// Without a checkpoint store the pipeline commits once, after the last record: the end.
+    async fn commit(&mut self, _epoch: u64, _commit: ()) -> sdf_core::Result<()> {
+        self.finish()
+    }
+
     async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
         let start = Instant::now();
         self.records += batch.len() as u64;
@@ -78,8 +89,10 @@ impl<T: Send + 'static> Sink<T> for TallySink<T> {
         self.busy += start.elapsed();
         Ok(())
     }
+}
 
-    async fn finish(&mut self) -> sdf_core::Result<()> {
+impl<T> TallySink<T> {
+    fn finish(&mut self) -> sdf_core::Result<()> {
         *self.into.lock().unwrap() = Some((
             Tally {
                 records: self.records,

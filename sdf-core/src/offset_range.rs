@@ -237,23 +237,15 @@ impl RestrictionTracker for OffsetRangeTracker {
     #[inline]
     fn try_claim(&mut self, offset: i64) -> Result<bool, TrackerError> {
         if self.stopped {
-            return Err(TrackerError::ClaimAfterStop {
-                position: offset.to_string(),
-            });
+            return Err(claim_after_stop(offset));
         }
         if let Some(last) = self.last_attempted
             && offset <= last
         {
-            return Err(TrackerError::ClaimNotIncreasing {
-                position: offset.to_string(),
-                last_attempted: last.to_string(),
-            });
+            return Err(not_increasing(offset, last));
         }
         if offset < self.range.start {
-            return Err(TrackerError::ClaimBeforeStart {
-                position: offset.to_string(),
-                restriction: format!("{:?}", self.range),
-            });
+            return Err(before_start(offset, self.range));
         }
         self.last_attempted = Some(offset);
         if offset >= self.range.end {
@@ -317,6 +309,31 @@ impl RestrictionTracker for OffsetRangeTracker {
 
     fn is_bounded(&self) -> bool {
         true
+    }
+}
+
+// The error paths of `try_claim`, kept out of line so that the claim itself inlines.
+
+#[cold]
+fn claim_after_stop(offset: i64) -> TrackerError {
+    TrackerError::ClaimAfterStop {
+        position: offset.to_string(),
+    }
+}
+
+#[cold]
+fn not_increasing(offset: i64, last: i64) -> TrackerError {
+    TrackerError::ClaimNotIncreasing {
+        position: offset.to_string(),
+        last_attempted: last.to_string(),
+    }
+}
+
+#[cold]
+fn before_start(offset: i64, range: OffsetRange) -> TrackerError {
+    TrackerError::ClaimBeforeStart {
+        position: offset.to_string(),
+        restriction: format!("{range:?}"),
     }
 }
 

@@ -381,9 +381,19 @@ impl<R: Send + 'static> SplitHandle<R> {
     /// answer: the residual is kept for the tracker's owner, which gets it from
     /// [`SharedTracker::finish`]. For a runner that must stop every running call at once.
     pub fn request_checkpoint(&self) {
+        self.post_checkpoint(false);
+    }
+
+    /// Like [`request_checkpoint`](Self::request_checkpoint), but the checkpoint waits until the
+    /// call has claimed at least once: what a runner's time bound on a call uses.
+    pub fn request_checkpoint_after_first_claim(&self) {
+        self.post_checkpoint(true);
+    }
+
+    fn post_checkpoint(&self, after_first_claim: bool) {
         self.post(Request::Split {
             fraction: 0.0,
-            after_first_claim: false,
+            after_first_claim,
             reply: None,
         });
     }

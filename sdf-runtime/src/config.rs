@@ -29,7 +29,8 @@ pub struct Config {
     /// Pieces per worker that an element's restriction is cut into up front. Default 4.
     pub initial_pieces_per_worker: usize,
     /// Records a call may hold back (to keep its output atomic under retries) before it streams
-    /// them downstream and becomes non-retryable. Default 4 × `max_outputs_per_call`.
+    /// them downstream and becomes non-retryable. Default 4 × `max_outputs_per_call`, within
+    /// 40,000 and 1,000,000: a memory bound whatever the checkpoint cadence.
     pub max_held_outputs: u64,
 }
 

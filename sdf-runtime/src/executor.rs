@@ -75,7 +75,8 @@ impl ExecutorBuilder {
     /// Checkpoint a call after this many outputs (default 10,000).
     pub fn max_outputs_per_call(mut self, outputs: u64) -> Self {
         self.config.max_outputs_per_call = outputs.max(1);
-        self.config.max_held_outputs = self.config.max_held_outputs.max(outputs);
+        // What a call holds back stays a memory bound, whatever the checkpoint cadence.
+        self.config.max_held_outputs = outputs.saturating_mul(4).clamp(40_000, 1_000_000);
         self
     }
 
@@ -230,13 +231,19 @@ impl Executor {
 
     /// Runs `pipeline` to completion on a runtime of its own. `process` calls run on worker
     /// threads of each stage; the runtime's two threads move data and run timers.
-    pub fn run_blocking(&self, pipeline: Pipeline) -> Result<()> {
+    /// Returns the final metrics of every stage.
+    pub fn run_blocking(&self, pipeline: Pipeline) -> Result<Vec<StageMetrics>> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_time()
             .build()
             .map_err(|e| Error::Internal(format!("cannot start the tokio runtime: {e}")))?;
-        runtime.block_on(async { self.run(pipeline).wait().await })
+        runtime.block_on(async {
+            let handle = self.run(pipeline);
+            let counters = handle.counters.clone();
+            handle.wait().await?;
+            Ok(counters.iter().map(|c| c.snapshot()).collect())
+        })
     }
 }
 

@@ -273,3 +273,65 @@ fn elements_that_keep_failing_go_to_the_dead_letter_output() {
         letter.error
     );
 }
+
+/// Claims every offset but emits only every 1,000th, spinning in between: a CPU-bound call that
+/// never yields and reaches no output bound. Only the time bound can checkpoint it.
+struct SelectiveScan;
+
+#[async_trait::async_trait]
+impl sdf_core::SplittableDoFn for SelectiveScan {
+    type Input = i64;
+    type Output = i64;
+    type Restriction = sdf_core::OffsetRange;
+    type Tracker = sdf_core::OffsetRangeTracker;
+    type WatermarkEstimator = sdf_core::MonotonicWatermarkEstimator;
+
+    fn initial_restriction(&self, n: &i64) -> sdf_core::Result<sdf_core::OffsetRange> {
+        Ok(sdf_core::OffsetRange::new(0, *n))
+    }
+    fn new_tracker(&self, _: &i64, r: sdf_core::OffsetRange) -> sdf_core::OffsetRangeTracker {
+        sdf_core::OffsetRangeTracker::new(r)
+    }
+    async fn process(
+        &self,
+        _: &i64,
+        tracker: &mut sdf_core::SharedTracker<sdf_core::OffsetRangeTracker>,
+        output: &mut sdf_core::Output<'_, i64>,
+        _: &mut sdf_core::MonotonicWatermarkEstimator,
+    ) -> sdf_core::Result<sdf_core::ProcessContinuation> {
+        let mut i = tracker.current_restriction().start();
+        while tracker.try_claim(i)? {
+            let until = std::time::Instant::now() + Duration::from_micros(20);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            if i % 1_000 == 0 {
+                output.emit(i).await?;
+            }
+            i += 1;
+        }
+        Ok(sdf_core::ProcessContinuation::Stop)
+    }
+}
+
+#[test]
+fn a_cpu_bound_call_is_checkpointed_by_the_time_bound() {
+    let mut p = Pipeline::new();
+    let source = p.from_iter("inputs", vec![20_000i64]);
+    let out = p.apply("scan", source, SelectiveScan);
+    let out = p.collect("out", out);
+    // ~0.4 s of work in one call, a 50 ms bound: several checkpoints, though the call never
+    // yields and emits only 20 records.
+    let metrics = Executor::builder()
+        .workers(1)
+        .max_call_duration(Duration::from_millis(50))
+        .build()
+        .run_blocking(p)
+        .unwrap();
+    assert_same_multiset(
+        &out.values(),
+        &(0..20).map(|k| k * 1_000).collect::<Vec<_>>(),
+    );
+    assert!(metrics[0].checkpoints >= 3, "{:?}", metrics[0]);
+    assert!(metrics[0].calls >= 4, "{:?}", metrics[0]);
+}

@@ -92,12 +92,14 @@ async fn resume_delays_are_honoured_exactly() {
     // 4 positions, 3 s apart: exactly 4 polls in 9 s (Prism polled 7,034 times: Beam #39848).
     assert_eq!(polls.len(), 4, "{polls:?}");
     let gaps: Vec<_> = polls.windows(2).map(|w| w[1] - w[0]).collect();
+    // Never early; never a missed round (that would be 6 s). Paused time jumps to the next timer
+    // whenever the runtime thread is idle, and it is idle while a worker thread wakes up in real
+    // time, so a gap may run some 100 ms ticks past 3 s.
+    let in_bounds = |g: &Duration| *g >= Duration::from_secs(3) && *g < Duration::from_secs(6);
+    assert!(gaps.iter().all(in_bounds), "{gaps:?}");
     assert!(
-        gaps.iter()
-            .all(|g| *g >= Duration::from_secs(3) && *g < Duration::from_millis(3_200)),
-        "{gaps:?}"
+        started.elapsed() >= Duration::from_secs(9) && started.elapsed() < Duration::from_secs(18)
     );
-    assert!(started.elapsed() >= Duration::from_secs(9));
     assert_eq!(out.values(), vec![0, 1, 2, 3]);
 }
 

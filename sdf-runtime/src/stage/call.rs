@@ -108,25 +108,13 @@ impl<F: SplittableDoFn> Stage<F> {
             self.config.batch_size,
             buffer,
         );
-        let (outcome, timer_checkpoint) = {
-            let call =
-                AssertUnwindSafe(dofn.process(input, &mut tracker, &mut output, &mut estimator))
-                    .catch_unwind();
-            tokio::pin!(call);
-            let timer = tokio::time::sleep(self.config.max_call_duration);
-            tokio::pin!(timer);
-            let mut timer_checkpoint = None;
-            let outcome = loop {
-                tokio::select! {
-                    biased;
-                    outcome = &mut call => break outcome,
-                    _ = &mut timer, if timer_checkpoint.is_none() => {
-                        timer_checkpoint = Some(handle.try_split_after_first_claim(0.0));
-                    }
-                }
-            };
-            (outcome, timer_checkpoint)
-        };
+        // The time bound is enforced by the stage's deadline watcher (see `Stage::watch_deadlines`),
+        // which posts a checkpoint through the split handle: a CPU-bound call that never yields
+        // is reached at its next claim.
+        let outcome =
+            AssertUnwindSafe(dofn.process(input, &mut tracker, &mut output, &mut estimator))
+                .catch_unwind()
+                .await;
         let result = match outcome {
             Ok(Ok(continuation)) => Ok(continuation),
             Ok(Err(e)) => Err(e),
@@ -143,16 +131,17 @@ impl<F: SplittableDoFn> Stage<F> {
         Counters::add(&self.counters.claims, tracker.claims());
         let (mut tracker, orphans) = tracker.finish();
         let mut checkpoints = Vec::new();
-        for reply in [timer_checkpoint, emitter.checkpoint.take()]
-            .into_iter()
-            .flatten()
+        if let Some(reply) = emitter.checkpoint.take()
+            && let Some(Ok(Some(split))) = finish(reply)
         {
-            if let Some(Ok(Some(split))) = finish(reply) {
-                Counters::add(&self.counters.checkpoints, 1);
-                checkpoints.push(split.residual);
-            }
+            Counters::add(&self.counters.checkpoints, 1);
+            checkpoints.push(split.residual);
         }
-        self.unregister(id);
+        if self.unregister(id) {
+            // Fire-and-forget checkpoints (the time bound, a checkpoint of the pipeline) leave
+            // their residual with the tracker.
+            Counters::add(&self.counters.checkpoints, orphans.len() as u64);
+        }
 
         let done = match result {
             Ok(ProcessContinuation::Stop) => tracker
@@ -180,9 +169,10 @@ impl<F: SplittableDoFn> Stage<F> {
                     .add_finalizers(std::mem::take(&mut emitter.finalizers));
                 let (delay, resumed) = resume.unwrap_or((Duration::ZERO, None));
                 let state = estimator.state();
-                let residuals = checkpoints.into_iter().chain(resumed);
+                // Orphans are the residuals of fire-and-forget checkpoints: like any checkpoint,
+                // they carry the estimator's state at the end of the call.
+                let residuals = checkpoints.into_iter().chain(orphans).chain(resumed);
                 self.reschedule(&work, residuals, state, delay);
-                self.reschedule(&work, orphans, work.watermark.clone(), Duration::ZERO);
             }
             Err(error) => {
                 self.lock().release(work.hold);
@@ -221,6 +211,8 @@ impl<F: SplittableDoFn> Stage<F> {
                 handle,
                 element: Arc::clone(&work.element),
                 watermark: work.watermark.clone(),
+                started: Instant::now(),
+                timed_out: false,
             },
         );
         s.publish_counters(&self.counters);
@@ -231,9 +223,10 @@ impl<F: SplittableDoFn> Stage<F> {
     }
 
     /// The call is no longer running. Its hold stays until its output has left (the caller
-    /// hands it to the carry, or releases it if the call failed).
-    fn unregister(&self, id: u64) {
-        self.lock().running.remove(&id);
+    /// hands it to the carry, or releases it if the call failed). Returns whether the deadline
+    /// watcher had asked it to checkpoint.
+    fn unregister(&self, id: u64) -> bool {
+        self.lock().running.remove(&id).is_some_and(|r| r.timed_out)
     }
 
     /// Queues residuals of `work` (after `delay`, if any), truncated if the pipeline drains.

@@ -119,6 +119,7 @@ impl<F: SplittableDoFn> Stage<F> {
         // loop with the runtime's handle, so timers and tokio I/O work inside `process`.
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(Arc::clone(&self).intake(input));
+        tasks.spawn(Arc::clone(&self).watch_deadlines());
         let runtime = tokio::runtime::Handle::current();
         for i in 0..self.config.workers.max(1) {
             let (done, finished) = tokio::sync::oneshot::channel();
@@ -332,6 +333,27 @@ impl<F: SplittableDoFn> Stage<F> {
                         _ = &mut wake => {}
                         _ = tokio::time::sleep_until(until) => {}
                     }
+                }
+            }
+        }
+    }
+
+    /// Asks every call that has run longer than `max_call_duration` to checkpoint at its next
+    /// claim, until the stage is done. One task per stage: a call pays nothing for its bound.
+    async fn watch_deadlines(self: Arc<Self>) -> Result<()> {
+        let bound = self.config.max_call_duration;
+        let tick = (bound / 4).clamp(Duration::from_millis(1), Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(tick).await;
+            let mut s = self.lock();
+            if s.is_done() || s.fatal.is_some() || self.control.is_stopped() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            for running in s.running.values_mut() {
+                if !running.timed_out && now.duration_since(running.started) >= bound {
+                    running.timed_out = true;
+                    running.handle.request_checkpoint_after_first_claim();
                 }
             }
         }

@@ -17,6 +17,10 @@ pub(crate) struct Running<F: SplittableDoFn> {
     pub element: Arc<Timestamped<F::Input>>,
     /// The estimator state the call started from: what a dynamic split's residual carries.
     pub watermark: WatermarkState<F>,
+    /// When the call started, for the time bound.
+    pub started: Instant,
+    /// Whether a checkpoint was requested because the call ran past the time bound.
+    pub timed_out: bool,
 }
 
 /// Work waiting for its resume time.
