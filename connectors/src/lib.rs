@@ -1,4 +1,10 @@
-//! # sdf-connectors
+//! # sdf-connectors: files as splittable DoFns
 //!
-//! File connectors as splittable DoFns. Not implemented yet: this crate exists so that the
-//! workspace has its final shape; the connectors issue fills it.
+//! Each piece is an SDF, and the pieces compose: "new records in new log files in a directory"
+//! is continuous matching followed by tailing, not a monolithic source.
+
+mod error;
+mod file;
+
+pub use error::{Error, Result};
+pub use file::{EmptyMatch, FileMetadata};
