@@ -5,6 +5,8 @@
 
 mod error;
 mod file;
+mod matching;
 
 pub use error::{Error, Result};
 pub use file::{EmptyMatch, FileMetadata};
+pub use matching::{ListOptions, ListedFile, Listing, Pattern, RelPath, list_files};
