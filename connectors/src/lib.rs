@@ -9,4 +9,7 @@ mod matching;
 
 pub use error::{Error, Result};
 pub use file::{EmptyMatch, FileMetadata};
-pub use matching::{ListOptions, ListedFile, Listing, Pattern, RelPath, list_files};
+pub use matching::{
+    ListOptions, ListedFile, Listing, MatchAll, MatchFiles, MatchOptions, Pattern, RelPath,
+    list_files, match_pattern,
+};
