@@ -1,13 +1,17 @@
 //! Matching files: patterns, local listing, one-shot and continuous matching.
 
+mod admission;
 mod match_all;
 mod pattern;
 mod relpath;
+mod state;
 mod storage;
 #[cfg(test)]
 mod testdir;
 
+pub use admission::{Admission, AdmissionOrder};
 pub use match_all::{MatchAll, MatchFiles, MatchOptions, match_pattern};
 pub use pattern::Pattern;
 pub use relpath::RelPath;
+pub use state::{PollRound, Termination, WatchPolicy, WatchState};
 pub use storage::{ListOptions, ListedFile, Listing, list_files};
