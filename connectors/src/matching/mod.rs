@@ -6,6 +6,7 @@ mod pattern;
 mod relpath;
 mod state;
 mod storage;
+mod tracker;
 #[cfg(test)]
 mod testdir;
 
@@ -15,3 +16,4 @@ pub use pattern::Pattern;
 pub use relpath::RelPath;
 pub use state::{PollRound, Termination, WatchPolicy, WatchState};
 pub use storage::{ListOptions, ListedFile, Listing, list_files};
+pub use tracker::{WatchPosition, WatchRestriction, WatchTracker};
