@@ -10,7 +10,7 @@ mod matching;
 pub use error::{Error, Result};
 pub use file::{EmptyMatch, FileMetadata};
 pub use matching::{
-    Admission, AdmissionOrder, ListOptions, ListedFile, Listing, MatchAll, MatchFiles,
-    MatchOptions, Pattern, PollRound, RelPath, Termination, WatchPolicy, WatchPosition,
-    WatchRestriction, WatchState, WatchTracker, list_files, match_pattern,
+    Admission, AdmissionOrder, CleanUp, ContinuousMatch, ListOptions, ListedFile, Listing,
+    MatchAll, MatchFiles, MatchOptions, Pattern, PollRound, RelPath, Termination, WatchPolicy,
+    WatchPosition, WatchRestriction, WatchState, WatchTracker, list_files, match_pattern,
 };

@@ -15,8 +15,18 @@ use sdf_runtime::{Executor, Pipeline};
 fn tree() -> TestDir {
     let dir = TestDir::new("match-all");
     for rel in [
-        "a.txt", "a/b.txt", "a/c/d.txt", "a/c/e.log", "a-c.txt", "b/x.txt", "b/y.txt",
-        "b/z/q.txt", ".hidden/h.txt", "c.txt", "d/e/f/g.txt", "zz.txt",
+        "a.txt",
+        "a/b.txt",
+        "a/c/d.txt",
+        "a/c/e.log",
+        "a-c.txt",
+        "b/x.txt",
+        "b/y.txt",
+        "b/z/q.txt",
+        ".hidden/h.txt",
+        "c.txt",
+        "d/e/f/g.txt",
+        "zz.txt",
     ] {
         dir.file(rel, rel);
     }
@@ -26,7 +36,13 @@ fn tree() -> TestDir {
 fn names(dir: &TestDir, files: &[FileMetadata]) -> Vec<String> {
     files
         .iter()
-        .map(|f| f.path.strip_prefix(dir.path()).unwrap().display().to_string())
+        .map(|f| {
+            f.path
+                .strip_prefix(dir.path())
+                .unwrap()
+                .display()
+                .to_string()
+        })
         .collect()
 }
 
@@ -38,8 +54,16 @@ fn matches_are_sorted_and_exact_under_every_split() {
     assert_eq!(
         names(&dir, &files),
         [
-            "a/b.txt", "a/c/d.txt", "a-c.txt", "a.txt", "b/x.txt", "b/y.txt", "b/z/q.txt",
-            "c.txt", "d/e/f/g.txt", "zz.txt"
+            "a/b.txt",
+            "a/c/d.txt",
+            "a-c.txt",
+            "a.txt",
+            "b/x.txt",
+            "b/y.txt",
+            "b/z/q.txt",
+            "c.txt",
+            "d/e/f/g.txt",
+            "zz.txt"
         ]
     );
     let report = check_sdf_exhaustive(&MatchAll::new(), &pattern).unwrap();
@@ -98,7 +122,11 @@ fn match_files_builds_the_elements() {
     let mut p = Pipeline::new();
     let files = MatchFiles::new([dir.pattern("b/*.txt"), dir.pattern("zz.txt")]).apply(&mut p, "m");
     let out = p.collect("out", files);
-    Executor::builder().workers(2).build().run_blocking(p).unwrap();
+    Executor::builder()
+        .workers(2)
+        .build()
+        .run_blocking(p)
+        .unwrap();
     let mut got = names(&dir, &out.values());
     got.sort();
     assert_eq!(got, ["b/x.txt", "b/y.txt", "zz.txt"]);
@@ -110,14 +138,21 @@ fn a_disallowed_empty_match_fails_the_pipeline_naming_the_pattern() {
     let pattern = dir.pattern("*.csv");
     let mut p = Pipeline::new();
     let patterns = p.from_iter("patterns", vec![pattern.clone()]);
-    let files = p.apply("match", patterns, MatchAll::new().empty_match(EmptyMatch::Disallow));
+    let files = p.apply(
+        "match",
+        patterns,
+        MatchAll::new().empty_match(EmptyMatch::Disallow),
+    );
     let _out = p.collect("out", files);
     let executor = Executor::builder()
         .workers(1)
         .retries(1, Duration::from_millis(1))
         .build();
     let e = executor.run_blocking(p).unwrap_err().to_string();
-    assert!(e.contains(&format!("pattern {pattern} matches no file")), "{e}");
+    assert!(
+        e.contains(&format!("pattern {pattern} matches no file")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -127,7 +162,10 @@ fn errors_name_the_pattern_or_the_path() {
     assert!(bad.to_string().contains("invalid file pattern"), "{bad}");
     let directory = run_to_completion(&MatchAll::new(), &dir.pattern("a")).unwrap_err();
     assert!(
-        directory.to_string().contains(&format!("{} is a directory", dir.path().join("a").display())),
+        directory.to_string().contains(&format!(
+            "{} is a directory",
+            dir.path().join("a").display()
+        )),
         "{directory}"
     );
 }

@@ -210,6 +210,10 @@ impl MatchFiles<MatchAll> {
 }
 
 impl<F> MatchFiles<F> {
+    pub(crate) fn from_parts(patterns: Vec<String>, dofn: F) -> Self {
+        MatchFiles { patterns, dofn }
+    }
+
     /// Changes the DoFn, e.g. to set options of a continuous match.
     pub fn configure(self, f: impl FnOnce(F) -> F) -> Self {
         MatchFiles {

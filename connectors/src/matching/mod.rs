@@ -1,16 +1,21 @@
 //! Matching files: patterns, local listing, one-shot and continuous matching.
 
 mod admission;
+mod cleanup;
+mod continuous;
 mod match_all;
+mod notifier;
 mod pattern;
 mod relpath;
 mod state;
 mod storage;
-mod tracker;
 #[cfg(test)]
 mod testdir;
+mod tracker;
 
 pub use admission::{Admission, AdmissionOrder};
+pub use cleanup::CleanUp;
+pub use continuous::ContinuousMatch;
 pub use match_all::{MatchAll, MatchFiles, MatchOptions, match_pattern};
 pub use pattern::Pattern;
 pub use relpath::RelPath;

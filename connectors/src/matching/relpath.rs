@@ -93,7 +93,9 @@ impl<'de> Deserialize<'de> for RelPath {
         };
         let digits = hex.as_bytes();
         if digits.len() % 2 != 0 {
-            return Err(serde::de::Error::custom("odd number of hex digits in a path"));
+            return Err(serde::de::Error::custom(
+                "odd number of hex digits in a path",
+            ));
         }
         digits
             .chunks(2)
@@ -152,12 +154,18 @@ mod tests {
 
     #[test]
     fn serde_round_trips_utf8_and_raw_bytes() {
-        for path in [RelPath::from("x/y.log"), RelPath(vec![b'a', b'/', 0xff, 0x80])] {
+        for path in [
+            RelPath::from("x/y.log"),
+            RelPath(vec![b'a', b'/', 0xff, 0x80]),
+        ] {
             let json = serde_json::to_string(&path).unwrap();
             let back: RelPath = serde_json::from_str(&json).unwrap();
             assert_eq!(back, path, "{json}");
         }
-        assert_eq!(serde_json::to_string(&RelPath::from("a/b")).unwrap(), "\"a/b\"");
+        assert_eq!(
+            serde_json::to_string(&RelPath::from("a/b")).unwrap(),
+            "\"a/b\""
+        );
     }
 
     #[test]

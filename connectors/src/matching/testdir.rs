@@ -9,8 +9,7 @@ impl TestDir {
     pub(crate) fn new(name: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("sdf-unit-{name}-{}-{n}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("sdf-unit-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         TestDir(path)

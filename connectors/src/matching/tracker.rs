@@ -95,7 +95,9 @@ impl WatchTracker {
     fn admits(&self, round: &PollRound) -> Result<bool, TrackerError> {
         match &self.restriction {
             WatchRestriction::Done => Ok(false),
-            WatchRestriction::Polling(_) => Ok(self.claimed.last().is_none_or(|r| r.next.is_some())),
+            WatchRestriction::Polling(_) => {
+                Ok(self.claimed.last().is_none_or(|r| r.next.is_some()))
+            }
             WatchRestriction::Replay { rounds, end } => {
                 if round.poll >= *end {
                     return Ok(false);
@@ -118,7 +120,9 @@ impl WatchTracker {
         self.stopped
             || match &self.restriction {
                 WatchRestriction::Done => true,
-                WatchRestriction::Polling(_) => self.claimed.last().is_some_and(|r| r.next.is_none()),
+                WatchRestriction::Polling(_) => {
+                    self.claimed.last().is_some_and(|r| r.next.is_none())
+                }
                 WatchRestriction::Replay { end, .. } => self.last.is_some_and(|l| l + 1 >= *end),
             }
     }
@@ -186,11 +190,15 @@ impl RestrictionTracker for WatchTracker {
                 None => return Ok(None),
             },
             WatchRestriction::Replay { rounds, end: old } => {
-                let rest: Vec<PollRound> = rounds.iter().filter(|r| r.poll >= end).cloned().collect();
+                let rest: Vec<PollRound> =
+                    rounds.iter().filter(|r| r.poll >= end).cloned().collect();
                 if rest.is_empty() {
                     return Ok(None);
                 }
-                WatchRestriction::Replay { rounds: rest, end: *old }
+                WatchRestriction::Replay {
+                    rounds: rest,
+                    end: *old,
+                }
             }
             WatchRestriction::Done => return Ok(None),
         };
@@ -212,7 +220,9 @@ impl RestrictionTracker for WatchTracker {
         }
         let unclaimed = match (&self.restriction, self.last) {
             (WatchRestriction::Polling(_), Some(last)) => format!("the polls after poll {last}"),
-            (WatchRestriction::Polling(state), None) => format!("the polls from poll {}", state.polls()),
+            (WatchRestriction::Polling(state), None) => {
+                format!("the polls from poll {}", state.polls())
+            }
             (_, last) => format!("the recorded rounds after {last:?}"),
         };
         Err(TrackerError::NotDone {

@@ -12,8 +12,18 @@ fn empty_match_policies() {
         ("allow, literal", EmptyMatch::Allow, &literal, true),
         ("disallow, wildcard", EmptyMatch::Disallow, &wildcard, false),
         ("disallow, literal", EmptyMatch::Disallow, &literal, false),
-        ("if wildcard, wildcard", EmptyMatch::AllowIfWildcard, &wildcard, true),
-        ("if wildcard, literal", EmptyMatch::AllowIfWildcard, &literal, false),
+        (
+            "if wildcard, wildcard",
+            EmptyMatch::AllowIfWildcard,
+            &wildcard,
+            true,
+        ),
+        (
+            "if wildcard, literal",
+            EmptyMatch::AllowIfWildcard,
+            &literal,
+            false,
+        ),
     ];
     for (case, policy, pattern, ok) in cases {
         let options = MatchOptions {
@@ -24,7 +34,10 @@ fn empty_match_policies() {
             Ok(files) => assert!(ok && files.is_empty(), "{case}"),
             Err(e) => {
                 assert!(!ok, "{case}: {e}");
-                assert!(e.to_string().contains(&format!("pattern {pattern} matches no file")));
+                assert!(
+                    e.to_string()
+                        .contains(&format!("pattern {pattern} matches no file"))
+                );
             }
         }
     }

@@ -46,7 +46,11 @@ fn matching_is_component_wise() {
     for (pattern, path, expected) in cases {
         let p = Pattern::parse(pattern).unwrap();
         let path = format!("/r/{path}");
-        assert_eq!(p.is_match(Path::new(&path)), expected, "{pattern} vs {path}");
+        assert_eq!(
+            p.is_match(Path::new(&path)),
+            expected,
+            "{pattern} vs {path}"
+        );
     }
 }
 
@@ -63,7 +67,11 @@ fn hidden_names_need_a_literal_dot() {
     for (pattern, path, expected) in cases {
         let p = Pattern::parse(pattern).unwrap();
         let path = format!("/r/{path}");
-        assert_eq!(p.is_match(Path::new(&path)), expected, "{pattern} vs {path}");
+        assert_eq!(
+            p.is_match(Path::new(&path)),
+            expected,
+            "{pattern} vs {path}"
+        );
     }
 }
 
@@ -96,7 +104,10 @@ fn invalid_patterns_name_the_pattern() {
             panic!("{pattern} parsed");
         };
         let e = e.to_string();
-        assert!(e.contains(&format!("invalid file pattern {pattern}")), "{e}");
+        assert!(
+            e.contains(&format!("invalid file pattern {pattern}")),
+            "{e}"
+        );
         assert!(e.contains(fragment), "{pattern}: {e}");
     }
 }

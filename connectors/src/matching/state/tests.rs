@@ -49,9 +49,19 @@ fn poll(
 #[test]
 fn each_new_file_is_emitted_once() {
     let p = policy(60);
-    let (first, s) = poll(&WatchState::new(), vec![file("a", 100, 1), file("b", 90, 1)], 200, &p);
+    let (first, s) = poll(
+        &WatchState::new(),
+        vec![file("a", 100, 1), file("b", 90, 1)],
+        200,
+        &p,
+    );
     assert_eq!(first, ["b", "a"]);
-    let (second, s) = poll(&s, vec![file("a", 100, 1), file("b", 90, 1), file("c", 150, 1)], 201, &p);
+    let (second, s) = poll(
+        &s,
+        vec![file("a", 100, 1), file("b", 90, 1), file("c", 150, 1)],
+        201,
+        &p,
+    );
     assert_eq!(second, ["c"]);
     assert_eq!(s.cursor(), at(150));
     assert_eq!(s.horizon(p.late_allowance), at(90));
@@ -63,7 +73,11 @@ fn the_late_file_rule_on_both_sides_of_the_horizon() {
     let (_, s) = poll(&WatchState::new(), vec![file("new", 1_000, 1)], 1_001, &p);
     assert_eq!(s.horizon(p.late_allowance), at(940));
     // At the horizon: caught. One second below it: never emitted.
-    let listing = vec![file("new", 1_000, 1), file("at", 940, 1), file("below", 939, 1)];
+    let listing = vec![
+        file("new", 1_000, 1),
+        file("at", 940, 1),
+        file("below", 939, 1),
+    ];
     let round = s.poll(listing, at(1_002), &p).unwrap();
     assert_eq!(names(&round), ["at"]);
     assert_eq!(round.below_horizon, 1);
@@ -72,9 +86,19 @@ fn the_late_file_rule_on_both_sides_of_the_horizon() {
 #[test]
 fn forgotten_files_and_files_that_keep_changing() {
     let p = policy(60);
-    let (_, s) = poll(&WatchState::new(), vec![file("old", 100, 1), file("live", 100, 1)], 100, &p);
+    let (_, s) = poll(
+        &WatchState::new(),
+        vec![file("old", 100, 1), file("live", 100, 1)],
+        100,
+        &p,
+    );
     // `live` keeps changing: its remembered time follows it, it is not emitted again.
-    let (out, s) = poll(&s, vec![file("old", 100, 1), file("live", 150, 2), file("x", 170, 1)], 170, &p);
+    let (out, s) = poll(
+        &s,
+        vec![file("old", 100, 1), file("live", 150, 2), file("x", 170, 1)],
+        170,
+        &p,
+    );
     assert_eq!(out, ["x"]);
     assert_eq!(s.remembered(), 2, "old is forgotten below the horizon 110");
     // `old` is modified again after being forgotten: bounded state sees a new file.
@@ -98,8 +122,20 @@ fn updated_files_are_emitted_again_with_match_updated_files() {
 #[test]
 fn admission_defers_without_forgetting() {
     let cases = [
-        ("oldest first", AdmissionOrder::OldestFirst, vec!["f1", "f2"], vec!["f3", "f4"], 300),
-        ("newest first", AdmissionOrder::NewestFirst, vec!["f4", "f3"], vec!["f2", "f1"], 100),
+        (
+            "oldest first",
+            AdmissionOrder::OldestFirst,
+            vec!["f1", "f2"],
+            vec!["f3", "f4"],
+            300,
+        ),
+        (
+            "newest first",
+            AdmissionOrder::NewestFirst,
+            vec!["f4", "f3"],
+            vec!["f2", "f1"],
+            100,
+        ),
     ];
     for (case, order, first, second, oldest_deferred) in cases {
         let p = WatchPolicy {
@@ -107,7 +143,14 @@ fn admission_defers_without_forgetting() {
             ..policy(10)
         };
         // Far apart in time: without the floor, newest-first would forget f1 and f2.
-        let listing = || vec![file("f1", 100, 1), file("f2", 200, 1), file("f3", 300, 1), file("f4", 400, 1)];
+        let listing = || {
+            vec![
+                file("f1", 100, 1),
+                file("f2", 200, 1),
+                file("f3", 300, 1),
+                file("f4", 400, 1),
+            ]
+        };
         let (out, s) = poll(&WatchState::new(), listing(), 500, &p);
         assert_eq!(out, first, "{case}");
         assert!(s.has_deferred(), "{case}");
@@ -141,7 +184,12 @@ fn termination_conditions() {
     };
     let (_, s) = poll(&WatchState::new(), vec![file("a", 1, 1)], 10, &idle);
     let (_, s) = poll(&s, vec![file("a", 1, 1)], 11, &idle);
-    assert!(s.poll(vec![file("a", 1, 1)], at(12), &idle).unwrap().next.is_none());
+    assert!(
+        s.poll(vec![file("a", 1, 1)], at(12), &idle)
+            .unwrap()
+            .next
+            .is_none()
+    );
     let timed = WatchPolicy {
         termination: Termination::After(Duration::from_secs(30)),
         ..policy(60)
@@ -165,7 +213,12 @@ fn termination_waits_for_deferred_files() {
         .poll(vec![file("a", 1, 1), file("b", 2, 1)], at(10), &p)
         .unwrap();
     let next = round.next.expect("b is still deferred");
-    assert!(next.poll(vec![file("a", 1, 1), file("b", 2, 1)], at(11), &p).unwrap().next.is_none());
+    assert!(
+        next.poll(vec![file("a", 1, 1), file("b", 2, 1)], at(11), &p)
+            .unwrap()
+            .next
+            .is_none()
+    );
 }
 
 #[test]
@@ -174,14 +227,24 @@ fn the_cursor_never_passes_the_clock() {
     let (out, s) = poll(&WatchState::new(), vec![file("future", 10_000, 1)], 100, &p);
     assert_eq!(out, ["future"]);
     assert_eq!(s.cursor(), at(100));
-    let (out, _) = poll(&s, vec![file("future", 10_000, 1), file("now", 99, 1)], 101, &p);
+    let (out, _) = poll(
+        &s,
+        vec![file("future", 10_000, 1), file("now", 99, 1)],
+        101,
+        &p,
+    );
     assert_eq!(out, ["now"]);
 }
 
 #[test]
 fn the_state_survives_json() {
     let p = policy(60);
-    let (_, s) = poll(&WatchState::new(), vec![file("a", 100, 1), file("b/c", 101, 1)], 102, &p);
+    let (_, s) = poll(
+        &WatchState::new(),
+        vec![file("a", 100, 1), file("b/c", 101, 1)],
+        102,
+        &p,
+    );
     let back: WatchState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(back, s);
 }

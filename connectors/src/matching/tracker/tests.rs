@@ -129,7 +129,10 @@ fn a_replay_refuses_a_different_round() {
     let mut other = rounds[0].clone();
     other.files.pop();
     let e = t.try_claim(WatchPosition::Round(other)).unwrap_err();
-    assert!(e.to_string().contains("differs from the recorded one"), "{e}");
+    assert!(
+        e.to_string().contains("differs from the recorded one"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -137,9 +140,15 @@ fn splits_are_checkpoints_and_restrictions_survive_json() {
     let fixture = ScriptFixture::new();
     let rounds = fixture.chain(&WatchState::new());
     let mut t = WatchTracker::new(WatchRestriction::Polling(WatchState::new()));
-    assert!(t.try_claim(WatchPosition::Round(rounds[0].clone())).unwrap());
+    assert!(
+        t.try_claim(WatchPosition::Round(rounds[0].clone()))
+            .unwrap()
+    );
     let split = t.try_split(0.5).unwrap().unwrap();
-    assert_eq!(split.residual, WatchRestriction::Polling(rounds[0].next.clone().unwrap()));
+    assert_eq!(
+        split.residual,
+        WatchRestriction::Polling(rounds[0].next.clone().unwrap())
+    );
     for r in [split.primary, split.residual] {
         let back: WatchRestriction =
             serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
