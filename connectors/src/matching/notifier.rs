@@ -14,10 +14,13 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 /// A watcher not read for this long is dropped (a live watch reads its watcher at every check).
 const UNUSED_EXPIRY: Duration = Duration::from_secs(60);
 
-/// The watchers of one DoFn instance, by root and recursion.
+/// Watchers by root and recursion.
+type Watchers = HashMap<(PathBuf, bool), Arc<Watched>>;
+
+/// The watchers of one DoFn instance.
 #[derive(Clone, Default)]
 pub(crate) struct Notifier {
-    watchers: Arc<Mutex<HashMap<(PathBuf, bool), Arc<Watched>>>>,
+    watchers: Arc<Mutex<Watchers>>,
 }
 
 impl std::fmt::Debug for Notifier {

@@ -1,5 +1,6 @@
 //! [`WatchState`]: what a continuous match remembers between polls, and the pure poll logic
-//! that turns a listing into the files to emit (see the [module guide](super) for the rule).
+//! that turns a listing into the files to emit (the rule is stated on
+//! [`ContinuousMatch`](super::ContinuousMatch)).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
