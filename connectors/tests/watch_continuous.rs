@@ -140,6 +140,31 @@ fn notifications_wake_a_watch_long_before_its_poll_interval() {
 }
 
 #[test]
+fn without_notifications_a_watch_polls_at_its_interval() {
+    let dir = TestDir::new("watch-poll");
+    let mut p = Pipeline::new();
+    let (sender, patterns) = p.channel_source::<String>("patterns");
+    let watch = MatchAll::new()
+        .continuously(Duration::from_millis(30), Termination::Never)
+        .notifications(false);
+    let files = p.apply("watch", patterns, watch);
+    let out = p.collect("out", files);
+    let executor = Executor::builder().workers(2).build();
+    runtime().block_on(async {
+        let handle = executor.run(p);
+        sender.send(dir.pattern("*.txt")).await.unwrap();
+        for i in 0..3 {
+            dir.file(&format!("{i}.txt"), "x");
+            until(&out, i + 1).await;
+        }
+        drop(sender);
+        handle.drain();
+        handle.wait().await.unwrap();
+    });
+    assert_eq!(out.len(), 3, "each file once");
+}
+
+#[test]
 fn files_are_deleted_after_the_runtime_commits_them() {
     let dir = watched_tree();
     let mut p = Pipeline::new();
