@@ -23,6 +23,48 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file pattern could not be parsed.
+    #[error(
+        "invalid file pattern {pattern}: {reason}; wildcards are `*`, `?`, `[...]`, `{{a,b}}` \
+         within one path component and `**` as a whole component (escape a literal one with `\\`)"
+    )]
+    InvalidPattern {
+        /// The pattern, as given.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A pattern matched no file, and its [`EmptyMatch`](crate::EmptyMatch) policy forbids that.
+    #[error(
+        "pattern {pattern} matches no file: check the path, or allow an empty match with \
+         `EmptyMatch::Allow` (or `AllowIfWildcard` for a pattern with a wildcard)"
+    )]
+    NoMatch {
+        /// The pattern, as given.
+        pattern: String,
+    },
+    /// A pattern without wildcards names a directory, which is not a file to read.
+    #[error(
+        "{path} is a directory, not a file: match the files in it with {}/* (or /** for \
+         every level below it)", path.display()
+    )]
+    IsDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// Archiving a file after commit would put it where the watch would match it again.
+    #[error(
+        "archiving {path} to {target} would put it where pattern {pattern} matches it again: \
+         choose an archive directory outside what the pattern matches"
+    )]
+    ArchiveMatchesPattern {
+        /// The file to archive.
+        path: PathBuf,
+        /// Where it would go.
+        target: PathBuf,
+        /// The watched pattern.
+        pattern: String,
+    },
 }
 
 impl Error {

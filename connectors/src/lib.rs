@@ -5,6 +5,12 @@
 
 mod error;
 mod file;
+mod matching;
 
 pub use error::{Error, Result};
 pub use file::{EmptyMatch, FileMetadata};
+pub use matching::{
+    Admission, AdmissionOrder, CleanUp, ContinuousMatch, ListOptions, ListedFile, Listing,
+    MatchAll, MatchFiles, MatchOptions, Pattern, PollRound, RelPath, Termination, WatchPolicy,
+    WatchPosition, WatchRestriction, WatchState, WatchTracker, list_files, match_pattern,
+};
