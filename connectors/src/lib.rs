@@ -5,6 +5,8 @@
 
 mod error;
 mod file;
+pub mod read;
 
-pub use error::{Error, Result};
+pub use error::{Error, Location, Result};
 pub use file::{EmptyMatch, FileMetadata};
+pub use read::{ReadCsv, ReadJsonLines, ReadText};
