@@ -35,7 +35,9 @@ pub enum Error {
     },
     /// A file shrank, was modified, or ended early while it was being read. The records read
     /// from it so far may not belong together: re-list the file and read it again.
-    #[error("{at} changed while it was being read: {what}; re-list it and read it again{hint}")]
+    #[error(
+        "{at}: the file changed while it was being read: {what}; re-list it and read it again{hint}"
+    )]
     FileChanged {
         /// Where the reader was.
         at: Location,
