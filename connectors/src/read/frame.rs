@@ -213,7 +213,27 @@ impl Framer {
     /// Frames the record at the cursor (call after [`has_record`](Self::has_record) said there
     /// is one) and moves past it. A record longer than the limit is skipped when `skip_long`,
     /// otherwise `TooLong`.
+    #[inline]
     pub(crate) fn next(&mut self, src: &mut Source, skip_long: bool) -> Result<Framed<'_>> {
+        // The common case, kept small enough to inline: a one-byte delimiter in the buffer.
+        if let Kind::Byte { byte, strip_cr } = self.kind
+            && let Some(i) = memchr::memchr(byte, &self.buf[self.start..self.end])
+        {
+            let from = self.start;
+            let at = from + i;
+            let to = if strip_cr && at > from && self.buf[at - 1] == b'\r' {
+                at - 1
+            } else {
+                at
+            };
+            self.start = at + 1;
+            return Ok(self.framed((from, to), false, skip_long));
+        }
+        self.next_slow(src, skip_long)
+    }
+
+    #[inline(never)]
+    fn next_slow(&mut self, src: &mut Source, skip_long: bool) -> Result<Framed<'_>> {
         let threshold = self.max_len.saturating_add(match &self.kind {
             Kind::Bytes(f) => f.needle().len() - 1,
             _ => 1,
@@ -257,6 +277,7 @@ impl Framer {
         }
     }
 
+    #[inline]
     fn framed(&self, (from, to): (usize, usize), skipping: bool, skip_long: bool) -> Framed<'_> {
         if skipping {
             Framed::Skipped

@@ -53,7 +53,7 @@
 //!
 //! ## Reads and memory
 //!
-//! A call reads with large reads (1 MiB by default, [`ReadFile::buffer_size`]) into one buffer,
+//! A call reads with large reads (256 KiB by default, [`ReadFile::buffer_size`]) into one buffer,
 //! finds delimiters with `memchr`, and decodes each record from a slice of the buffer: no
 //! allocation per record beyond the value itself. The buffer grows for a record longer than
 //! it, up to the maximum record length ([`ReadFile::max_record_length`], 64 MiB by default);

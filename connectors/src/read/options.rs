@@ -25,7 +25,7 @@ pub enum TooLong {
     Skip,
 }
 
-/// The options of a reader. Defaults: 1 MiB reads, records of at most 64 MiB that fail when
+/// The options of a reader. Defaults: 256 KiB reads, records of at most 64 MiB that fail when
 /// longer, compression detected per file, files that changed since their listing fail, 8 parked
 /// readers, no initial piece under 64 KiB.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub(crate) struct ReadOptions {
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
-            buffer_size: 1 << 20,
+            buffer_size: 256 << 10,
             max_record_length: 64 << 20,
             too_long: TooLong::Fail,
             compression: Compression::Auto,

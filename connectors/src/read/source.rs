@@ -86,6 +86,7 @@ impl Source {
     }
 
     /// Bytes of the file read so far: compressed bytes for a compressed file.
+    #[inline]
     pub(crate) fn consumed(&self) -> u64 {
         match &self.decoder {
             Some((_, consumed)) => consumed.load(Ordering::Relaxed),

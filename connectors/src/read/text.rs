@@ -124,15 +124,24 @@ pub trait TextValue: Send + Sized + 'static {
 impl TextValue for String {
     #[inline]
     fn from_line(bytes: &[u8], policy: InvalidUtf8, cx: RecordContext<'_>) -> Result<Self> {
-        match std::str::from_utf8(bytes) {
+        // SIMD validation: several times std's speed on text with some multi-byte characters.
+        match simdutf8::basic::from_utf8(bytes) {
             Ok(text) => Ok(text.to_owned()),
-            Err(_) if policy == InvalidUtf8::Lossy => Ok(String::from_utf8_lossy(bytes).into_owned()),
-            Err(e) => Err(cx.bad_record(
-                "text",
-                format!(
-                    "not UTF-8 ({e}); read it with InvalidUtf8::Lossy, or as bytes with ReadTextBytes"
-                ),
-            )),
+            Err(_) if policy == InvalidUtf8::Lossy => {
+                Ok(String::from_utf8_lossy(bytes).into_owned())
+            }
+            Err(_) => {
+                // The slow validator says where and why.
+                let e = std::str::from_utf8(bytes).err();
+                let why = e.map(|e| e.to_string()).unwrap_or_default();
+                Err(cx.bad_record(
+                    "text",
+                    format!(
+                        "not UTF-8 ({why}); read it with InvalidUtf8::Lossy, or as bytes with \
+                         ReadTextBytes"
+                    ),
+                ))
+            }
         }
     }
 }
