@@ -22,13 +22,17 @@
 //! std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("a.txt");
 //! std::fs::write(&path, "header\r\nfirst\nsecond")?;
-//! let file = FileMetadata { path: path.clone(), size: 21, modified: Timestamp::MIN };
+//! let listed = std::fs::metadata(&path)?; // what matching would emit
+//! let file = FileMetadata {
+//!     path,
+//!     size: listed.len(),
+//!     modified: Timestamp::from_system_time(listed.modified()?),
+//! };
 //!
-//! let read = ReadText::new().skip_header_lines(1).on_change(sdf_connectors::read::OnChange::ReadListed);
+//! let read = ReadText::new().skip_header_lines(1);
 //! assert_eq!(run_to_completion(&read, &file)?, ["first", "second"]);
 //!
-//! let located = ReadText::new().with_metadata().on_change(sdf_connectors::read::OnChange::ReadListed);
-//! let records = run_to_completion(&located, &file)?;
+//! let records = run_to_completion(&ReadText::new().with_metadata(), &file)?;
 //! assert_eq!((records[1].offset, records[1].value.as_str()), (8, "first"));
 //! std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
