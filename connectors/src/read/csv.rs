@@ -31,8 +31,8 @@ pub type ReadCsv<T = Vec<String>> = ReadFile<Csv<T>>;
 /// - **Newlines inside quoted fields.** By default files are split at any byte and a range finds
 ///   its first record after the first newline, so a quoted field must not hold a newline: a
 ///   reader that meets one fails, naming the file and offset ([`Error::BadRecord`]), and never
-///   emits a record cut in two without failing the file. With [`multiline(true)`]
-///   (ReadFile::multiline) each file is read whole by one call chain, from its start, with
+///   emits a record cut in two without failing the file. With
+///   [`multiline(true)`](ReadFile::multiline) each file is read whole by one call chain, from its start, with
 ///   quotes tracked across lines: any valid CSV reads correctly, checkpoints included, at the
 ///   price of no parallelism within a file.
 /// - Empty lines are skipped; a `\r` before `\n` ends the record, a lone `\r` is data.

@@ -64,7 +64,7 @@ enum Kind {
         byte: u8,
         strip_cr: bool,
     },
-    Bytes(memmem::Finder<'static>),
+    Bytes(Box<memmem::Finder<'static>>),
     Csv {
         quote: u8,
         multiline: bool,
@@ -82,7 +82,7 @@ impl Kind {
                 byte: d[0],
                 strip_cr: false,
             },
-            Framing::Delimiter(d) => Kind::Bytes(memmem::Finder::new(d).into_owned()),
+            Framing::Delimiter(d) => Kind::Bytes(Box::new(memmem::Finder::new(d).into_owned())),
             Framing::Csv { quote, multiline } => Kind::Csv {
                 quote: *quote,
                 multiline: *multiline,

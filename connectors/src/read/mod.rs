@@ -93,7 +93,7 @@
 //!
 //! ## Files that change
 //!
-//! A file is read as listed: bytes `[0, size)` of its [`FileMetadata`]. It is checked when each
+//! A file is read as listed: bytes `[0, size)` of its [`FileMetadata`](crate::FileMetadata). It is checked when each
 //! call starts and ends; see [`OnChange`] for the policy (by default a file whose size or
 //! modification time changed fails the call, whose output the runtime then discards). A file
 //! that ends before its listed size fails wherever that is found. Nothing is lost silently.

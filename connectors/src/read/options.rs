@@ -53,6 +53,9 @@ impl Default for ReadOptions {
     }
 }
 
+/// A function from a value to its event timestamp.
+pub(crate) type TimestampFn<O> = Arc<dyn Fn(&O) -> Option<Timestamp> + Send + Sync>;
+
 /// The event timestamp of each record.
 pub(crate) enum EventTime<O> {
     /// The input element's (the file's, as the matching step stamped it).
@@ -60,7 +63,7 @@ pub(crate) enum EventTime<O> {
     /// The file's modification time, as listed.
     FileModified,
     /// Computed from the value; `None` falls back to the input element's.
-    Extract(Arc<dyn Fn(&O) -> Option<Timestamp> + Send + Sync>),
+    Extract(TimestampFn<O>),
 }
 
 impl<O> Clone for EventTime<O> {
