@@ -12,7 +12,10 @@ use crate::error::{Error, Result};
 /// How the files a reader is given are compressed.
 ///
 /// [`Auto`](Self::Auto), the default, decides per file: by extension (`.gz`, `.zst`/`.zstd`,
-/// `.bz2`), else by the file's first bytes (gzip, zstd and bzip2 magic numbers). A file in a
+/// `.bz2`); a plain-text extension (`.txt`, `.csv`, `.tsv`, `.json`, `.jsonl`, `.ndjson`,
+/// `.log`) means uncompressed; any other file (no extension, `.dat`...) is recognized by its
+/// first bytes (gzip, zstd and bzip2 magic numbers), which costs one small read when the
+/// reader computes its initial restriction. A file in a
 /// format that cannot be decoded here (`.xz`, `.lz4`, `.zip`, `.br`, or their magic numbers)
 /// is an error, never compressed bytes read as records.
 ///
@@ -66,6 +69,9 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("snappy", "snappy"),
 ];
 
+/// Extensions of plain text: never sniffed.
+const PLAIN: &[&str] = &["txt", "csv", "tsv", "json", "jsonl", "ndjson", "log"];
+
 /// Magic numbers: what a file starts with.
 const MAGIC: &[(&[u8], Result<Codec, &str>)] = &[
     (b"\x1f\x8b", Ok(Codec::Gzip)),
@@ -93,6 +99,7 @@ impl Compression {
             Some("gz" | "gzip") => Some(Codec::Gzip),
             Some("zst" | "zstd") => Some(Codec::Zstd),
             Some("bz2") => Some(Codec::Bzip2),
+            Some(ext) if PLAIN.contains(&ext) => None,
             Some(ext) => match UNSUPPORTED.iter().find(|(e, _)| *e == ext) {
                 Some((_, name)) => return Err(unsupported(path, name, "by its extension")),
                 None => None,
@@ -107,7 +114,11 @@ impl Compression {
         if let Some(codec) = self.by_extension(path)? {
             return Ok(Some(codec));
         }
-        if self != Compression::Auto {
+        let plain = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| PLAIN.contains(&e.to_ascii_lowercase().as_str()));
+        if self != Compression::Auto || plain {
             return Ok(None);
         }
         let mut head = [0u8; 6];
@@ -274,5 +285,39 @@ mod tests {
             e.to_string().contains("xz") && e.to_string().contains("a.txt.xz"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn magic_bytes_unless_the_extension_says_plain_text() {
+        let dir = std::env::temp_dir().join(format!("sdf-codec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cases: &[(&str, &[u8], Option<Codec>)] = &[
+            ("x.dat", b"\x1f\x8b\x08rest", Some(Codec::Gzip)),
+            ("x", b"\x28\xb5\x2f\xfdrest", Some(Codec::Zstd)),
+            ("x.bin", b"BZh91AY&SY", Some(Codec::Bzip2)),
+            ("text starting with BZh", b"BZhello", None),
+            ("x.txt", b"\x1f\x8b\x08rest", None),
+            ("empty", b"", None),
+        ];
+        for (name, bytes, want) in cases {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            assert_eq!(Compression::Auto.detect(&path).unwrap(), *want, "{name}");
+            assert_eq!(
+                Compression::Uncompressed.detect(&path).unwrap(),
+                None,
+                "{name}"
+            );
+        }
+        let lz4 = dir.join("x.bin4");
+        std::fs::write(&lz4, b"\x04\x22\x4d\x18").unwrap();
+        assert!(
+            Compression::Auto
+                .detect(&lz4)
+                .unwrap_err()
+                .to_string()
+                .contains("lz4")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
