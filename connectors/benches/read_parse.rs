@@ -7,7 +7,9 @@
 //! Each file (32 MiB of generated text, CSV or JSON lines, like `shared/bench/gen_data.py`'s)
 //! is written once and read whole by one `process` call per iteration, output dropped in
 //! batches of 1,024: the reader's cost per byte without the runtime. `memchr lines` is the
-//! floor on the same file: the same 1 MiB reads and a memchr line count, nothing built.
+//! floor on the same file: the same 1 MiB reads and a memchr line count, nothing built. The
+//! `plain ... loop` entries are the `csv` and `serde_json` crates driven by a plain loop on
+//! the same files, what the readers' CSV and JSON parsing is built on.
 //! Throughput is in bytes of file per second (criterion prints MiB/s or GiB/s).
 
 use std::hint::black_box;
@@ -194,6 +196,24 @@ fn memchr_lines(path: &Path) -> u64 {
     }
 }
 
+/// The `csv` crate driven by a plain loop: the yardstick of `ReadCsv`.
+fn plain_csv(path: &Path) -> u64 {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader.deserialize::<CsvRow>().map(|r| r.unwrap()).count() as u64
+}
+
+/// `serde_json` driven by a plain loop over lines: the yardstick of `ReadJsonLines`.
+fn plain_jsonl(path: &Path) -> u64 {
+    use std::io::BufRead;
+    let file = std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(path).unwrap());
+    let mut n = 0;
+    for line in file.split(b'\n') {
+        let _: JsonRow = serde_json::from_slice(&line.unwrap()).unwrap();
+        n += 1;
+    }
+    n
+}
+
 fn write(dir: &Path, name: &str, kind: &str) -> FileMetadata {
     let path = dir.join(name);
     std::fs::write(&path, generate(kind)).unwrap();
@@ -236,6 +256,9 @@ fn parse(c: &mut Criterion) {
         b.iter(|| black_box(read_all(&read, &text)))
     });
     g.throughput(Throughput::Bytes(csv.size));
+    g.bench_function("plain csv::Reader loop (struct)", |b| {
+        b.iter(|| black_box(plain_csv(&csv.path)))
+    });
     let read = ReadCsv::<CsvRow>::new();
     g.bench_function("ReadCsv (struct)", |b| {
         b.iter(|| black_box(read_all(&read, &csv)))
@@ -245,6 +268,9 @@ fn parse(c: &mut Criterion) {
         b.iter(|| black_box(read_all(&read, &csv)))
     });
     g.throughput(Throughput::Bytes(jsonl.size));
+    g.bench_function("plain serde_json loop (struct)", |b| {
+        b.iter(|| black_box(plain_jsonl(&jsonl.path)))
+    });
     let read = ReadJsonLines::<JsonRow>::new();
     g.bench_function("ReadJsonLines (struct)", |b| {
         b.iter(|| black_box(read_all(&read, &jsonl)))
