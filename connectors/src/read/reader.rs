@@ -62,11 +62,12 @@ impl<F: Format> ReadFile<F> {
         self
     }
 
-    /// The size of each read, and of the buffer records are found in (default 256 KiB: it stays in the
-    /// L2 cache, and reads 20% faster than 1 MiB in `benches/read_parse.rs`). The
-    /// buffer grows for a record longer than it, up to the maximum record length.
+    /// The size of each read, and of the buffer records are found in (default 256 KiB: it stays
+    /// in the L2 cache; in `benches/read_parse.rs` 1 MiB was as fast on a quiet machine and up to
+    /// 20% slower on a busy one). The buffer grows for a record longer than it, up to the
+    /// maximum record length. Clamped to `[1 byte, 1 GiB]`.
     pub fn buffer_size(mut self, bytes: usize) -> Self {
-        self.options.buffer_size = bytes.max(1);
+        self.options.buffer_size = bytes.clamp(1, 1 << 30);
         self.reparked()
     }
 
