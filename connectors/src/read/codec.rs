@@ -177,13 +177,16 @@ pub(crate) fn decoder<R: Read + Send + 'static>(
             64 * 1024,
             raw,
         )))),
-        _ => Err(Error::UnsupportedCompression {
-            path: path.to_path_buf(),
-            name: codec.name(),
-            reason: format!(
-                "this build of sdf-connectors leaves out the `{}` cargo feature; enable it",
-                codec.name()
-            ),
+        _ => Err({
+            drop(raw);
+            Error::UnsupportedCompression {
+                path: path.to_path_buf(),
+                name: codec.name(),
+                reason: format!(
+                    "this build of sdf-connectors leaves out the `{}` cargo feature; enable it",
+                    codec.name()
+                ),
+            }
         }),
     }
 }
