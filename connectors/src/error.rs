@@ -65,6 +65,82 @@ pub enum Error {
         /// The watched pattern.
         pattern: String,
     },
+    /// A file is compressed in a format that cannot be decoded here.
+    #[error("{path} is compressed with {name}, which cannot be read: {reason}")]
+    UnsupportedCompression {
+        /// The file.
+        path: PathBuf,
+        /// The compression format.
+        name: &'static str,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// A file shrank, was modified, or ended early while it was being read. The records read
+    /// from it so far may not belong together: re-list the file and read it again.
+    #[error(
+        "{at}: the file changed while it was being read: {what}; re-list it and read it again{hint}"
+    )]
+    FileChanged {
+        /// Where the reader was.
+        at: Location,
+        /// What changed.
+        what: String,
+        /// Advice on the policy that would have allowed it, or nothing.
+        hint: &'static str,
+    },
+    /// A record is longer than the reader's maximum record length.
+    #[error(
+        "the record at {at} is longer than {limit} bytes: raise the maximum record length, or \
+         skip such records (TooLong::Skip)"
+    )]
+    RecordTooLong {
+        /// Where the record starts.
+        at: Location,
+        /// The maximum record length.
+        limit: usize,
+    },
+    /// A record could not be decoded (invalid UTF-8, CSV or JSON that does not parse, a CSV
+    /// record with a newline in a quoted field while the reader splits files at newlines).
+    #[error("cannot read the {format} record at {at}: {reason}")]
+    BadRecord {
+        /// Where the record starts.
+        at: Location,
+        /// The format: "text", "CSV", "JSON lines".
+        format: &'static str,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// A reader option is invalid.
+    #[error("invalid reader option {option}: {reason}")]
+    InvalidOption {
+        /// The option.
+        option: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A place in a file: its path and a byte offset, in decoded bytes for a compressed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file.
+    pub path: PathBuf,
+    /// The byte offset.
+    pub offset: u64,
+    /// Whether the offset counts decoded bytes of a compressed file.
+    pub decoded: bool,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let decoded = if self.decoded { "decoded " } else { "" };
+        write!(
+            f,
+            "{decoded}byte {} of {}",
+            self.offset,
+            self.path.display()
+        )
+    }
 }
 
 impl Error {
@@ -93,6 +169,21 @@ impl From<Error> for sdf_core::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reader_errors_name_the_path_and_offset() {
+        let at = Location {
+            path: "/data/a.txt.gz".into(),
+            offset: 17,
+            decoded: true,
+        };
+        let e = Error::RecordTooLong { at, limit: 10 };
+        assert!(
+            e.to_string()
+                .starts_with("the record at decoded byte 17 of /data/a.txt.gz is longer than 10"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn io_errors_name_the_path_and_offset() {

@@ -6,11 +6,13 @@
 mod error;
 mod file;
 mod matching;
+pub mod read;
 
-pub use error::{Error, Result};
+pub use error::{Error, Location, Result};
 pub use file::{EmptyMatch, FileMetadata};
 pub use matching::{
     Admission, AdmissionOrder, CleanUp, ContinuousMatch, ListOptions, ListedFile, Listing,
     MatchAll, MatchFiles, MatchOptions, Pattern, PollRound, RelPath, Termination, WatchPolicy,
     WatchPosition, WatchRestriction, WatchState, WatchTracker, list_files, match_pattern,
 };
+pub use read::{ReadCsv, ReadJsonLines, ReadText};

@@ -1,0 +1,374 @@
+//! [`Framing`] (where records end) and the `Framer`: one reused buffer, refilled with large
+//! reads, in which records are found with `memchr` and handed out as slices.
+
+use memchr::memmem;
+
+use super::source::Source;
+use crate::error::{Error, Result};
+
+/// Where the records of a file end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Framing {
+    /// Lines ending in `\n` or `\r\n` (the `\r` of a piece before `\n`, or of the last piece,
+    /// is not part of the record). A lone `\r` is text, not a line end.
+    Lines,
+    /// Records ending with this delimiter, taken as is. Build it with
+    /// [`Framing::delimiter`], which refuses empty and self-overlapping delimiters.
+    Delimiter(Vec<u8>),
+    /// CSV records: lines as [`Lines`](Self::Lines), except that a `\n` inside a field quoted
+    /// with `quote` does not end the record when `multiline` is set; without it, such a
+    /// newline is an error (the file was split at newlines, so the record cannot be trusted).
+    Csv {
+        /// The quote character; `""` inside a quoted field is a quote.
+        quote: u8,
+        /// Whether quoted fields may hold newlines (the file is then read unsplit).
+        multiline: bool,
+    },
+}
+
+impl Framing {
+    /// Records ending with `delimiter`. It must be non-empty and must not overlap itself (no
+    /// proper prefix equal to a suffix, as `aba` or `\n\n`): then every range finds the same
+    /// records whatever offset it starts at.
+    ///
+    /// ```
+    /// use sdf_connectors::read::Framing;
+    /// assert!(Framing::delimiter("||").is_err()); // "|" is both a prefix and a suffix
+    /// assert!(Framing::delimiter("<>").is_ok());
+    /// ```
+    pub fn delimiter(delimiter: impl AsRef<[u8]>) -> Result<Framing> {
+        let d = delimiter.as_ref();
+        let invalid = |reason: &str| Error::InvalidOption {
+            option: "delimiter",
+            reason: reason.into(),
+        };
+        if d.is_empty() {
+            return Err(invalid("it is empty"));
+        }
+        if (1..d.len()).any(|k| d[..k] == d[d.len() - k..]) {
+            return Err(invalid(&format!(
+                "{:?} overlaps itself (a prefix is also a suffix), so where records start would \
+                 depend on where reading starts; choose a delimiter without such an overlap",
+                String::from_utf8_lossy(d)
+            )));
+        }
+        Ok(Framing::Delimiter(d.to_vec()))
+    }
+}
+
+/// A framing compiled for searching.
+enum Kind {
+    /// One byte; strip a `\r` before it (lines) or not.
+    Byte {
+        byte: u8,
+        strip_cr: bool,
+    },
+    Bytes(Box<memmem::Finder<'static>>),
+    Csv {
+        quote: u8,
+        multiline: bool,
+    },
+}
+
+impl Kind {
+    fn new(framing: &Framing) -> Kind {
+        match framing {
+            Framing::Lines => Kind::Byte {
+                byte: b'\n',
+                strip_cr: true,
+            },
+            Framing::Delimiter(d) if d.len() == 1 => Kind::Byte {
+                byte: d[0],
+                strip_cr: false,
+            },
+            Framing::Delimiter(d) => Kind::Bytes(Box::new(memmem::Finder::new(d).into_owned())),
+            Framing::Csv { quote, multiline } => Kind::Csv {
+                quote: *quote,
+                multiline: *multiline,
+            },
+        }
+    }
+
+    fn delimiter_len(&self) -> usize {
+        match self {
+            Kind::Bytes(f) => f.needle().len(),
+            _ => 1,
+        }
+    }
+
+    fn strips_cr(&self) -> bool {
+        matches!(self, Kind::Byte { strip_cr: true, .. } | Kind::Csv { .. })
+    }
+}
+
+/// What [`Framer::next`] found at the cursor.
+pub(crate) enum Framed<'a> {
+    /// A record (without its delimiter).
+    Record(&'a [u8]),
+    /// A record longer than the limit, skipped (only when asked to skip).
+    Skipped,
+    /// A record longer than the limit (when not skipping); the framer must not be used again.
+    TooLong,
+    /// A CSV newline inside quotes while not multiline; the framer must not be used again.
+    QuotedNewline,
+}
+
+/// The result of one search of the buffer.
+enum Found {
+    /// The delimiter occupies `[at, after)`.
+    End {
+        at: usize,
+        after: usize,
+    },
+    /// Not in the buffer; continue the search at this index once more bytes are in.
+    Not {
+        resume: usize,
+    },
+    QuotedNewline,
+}
+
+/// Finds records in a buffer refilled from a [`Source`].
+pub(crate) struct Framer {
+    buf: Vec<u8>,
+    /// `buf[start..end]` holds bytes not yet handed out; `buf[0]` is at offset `base`.
+    start: usize,
+    end: usize,
+    base: u64,
+    eof: bool,
+    kind: Kind,
+    max_len: usize,
+}
+
+impl Framer {
+    /// A framer whose first byte will be at `offset`, reusing `buf` (grown to `buffer_size`).
+    pub(crate) fn new(
+        framing: &Framing,
+        max_len: usize,
+        mut buf: Vec<u8>,
+        buffer_size: usize,
+        offset: u64,
+    ) -> Self {
+        buf.resize(buffer_size.max(1), 0);
+        Framer {
+            buf,
+            start: 0,
+            end: 0,
+            base: offset,
+            eof: false,
+            kind: Kind::new(framing),
+            max_len,
+        }
+    }
+
+    /// The offset of the next record.
+    #[inline]
+    pub(crate) fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// Forgets the buffered bytes: the source was moved to `offset`.
+    pub(crate) fn restart_at(&mut self, offset: u64) {
+        (self.start, self.end, self.base, self.eof) = (0, 0, offset, false);
+    }
+
+    /// Gives the buffer back for reuse.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// Whether a record starts at the cursor (some byte is left before the end).
+    #[inline]
+    pub(crate) fn has_record(&mut self, src: &mut Source) -> Result<bool> {
+        while self.start == self.end && !self.eof {
+            self.fill(src)?;
+        }
+        Ok(self.start < self.end)
+    }
+
+    /// Skips through the first newline (or delimiter) at the cursor, quotes ignored: after a
+    /// seek to `s − delimiter length`, the cursor is then at the first record starting at `s`
+    /// or later.
+    pub(crate) fn skip_partial(&mut self, src: &mut Source) -> Result<()> {
+        if let Kind::Csv { .. } = self.kind {
+            let kind = std::mem::replace(
+                &mut self.kind,
+                Kind::Byte {
+                    byte: b'\n',
+                    strip_cr: true,
+                },
+            );
+            let skipped = self.next(src, true).map(|_| ());
+            self.kind = kind;
+            return skipped;
+        }
+        self.next(src, true).map(|_| ())
+    }
+
+    /// The length of the delimiter: how far before a range's start to seek.
+    pub(crate) fn delimiter_len(&self) -> usize {
+        self.kind.delimiter_len()
+    }
+
+    /// Frames the record at the cursor (call after [`has_record`](Self::has_record) said there
+    /// is one) and moves past it. A record longer than the limit is skipped when `skip_long`,
+    /// otherwise `TooLong`.
+    #[inline]
+    pub(crate) fn next(&mut self, src: &mut Source, skip_long: bool) -> Result<Framed<'_>> {
+        // The common case, kept small enough to inline: a one-byte delimiter in the buffer.
+        if let Kind::Byte { byte, strip_cr } = self.kind
+            && let Some(i) = memchr::memchr(byte, &self.buf[self.start..self.end])
+        {
+            let from = self.start;
+            let at = from + i;
+            let to = if strip_cr && at > from && self.buf[at - 1] == b'\r' {
+                at - 1
+            } else {
+                at
+            };
+            self.start = at + 1;
+            return Ok(self.framed((from, to), false, skip_long));
+        }
+        self.next_slow(src, skip_long)
+    }
+
+    #[inline(never)]
+    fn next_slow(&mut self, src: &mut Source, skip_long: bool) -> Result<Framed<'_>> {
+        let threshold = self.max_len.saturating_add(match &self.kind {
+            Kind::Bytes(f) => f.needle().len() - 1,
+            _ => 1,
+        });
+        let mut scan = self.start;
+        let mut in_quotes = false;
+        let mut skipping = false;
+        loop {
+            match self.search(scan, &mut in_quotes) {
+                Found::End { at, after } => {
+                    let record = (self.start, self.strip_cr(self.start, at));
+                    self.start = after;
+                    return Ok(self.framed(record, skipping, skip_long));
+                }
+                Found::QuotedNewline => return Ok(Framed::QuotedNewline),
+                Found::Not { resume } if self.eof => {
+                    let _ = resume;
+                    let record = (self.start, self.strip_cr(self.start, self.end));
+                    self.start = self.end;
+                    return Ok(self.framed(record, skipping, skip_long));
+                }
+                Found::Not { resume } => {
+                    scan = resume;
+                    if !skipping && self.end - self.start > threshold {
+                        if !skip_long {
+                            return Ok(Framed::TooLong);
+                        }
+                        skipping = true;
+                    }
+                    if skipping {
+                        // Keep only what the search still needs: a partial delimiter.
+                        let keep = self.kind.delimiter_len() - 1;
+                        self.start = self.end - keep.min(self.end - self.start);
+                        scan = self.start;
+                    }
+                    let offset = scan - self.start;
+                    self.fill(src)?;
+                    scan = self.start + offset;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn framed(&self, (from, to): (usize, usize), skipping: bool, skip_long: bool) -> Framed<'_> {
+        if skipping {
+            Framed::Skipped
+        } else if to - from > self.max_len {
+            if skip_long {
+                Framed::Skipped
+            } else {
+                Framed::TooLong
+            }
+        } else {
+            Framed::Record(&self.buf[from..to])
+        }
+    }
+
+    /// The end of a record that ends before `at`, without a `\r` just before it (lines, CSV).
+    #[inline]
+    fn strip_cr(&self, from: usize, at: usize) -> usize {
+        if self.kind.strips_cr() && at > from && self.buf[at - 1] == b'\r' {
+            at - 1
+        } else {
+            at
+        }
+    }
+
+    /// Searches `buf[scan..end]` for the end of the record at `start`.
+    #[inline]
+    fn search(&self, scan: usize, in_quotes: &mut bool) -> Found {
+        let hay = &self.buf[scan..self.end];
+        match &self.kind {
+            Kind::Byte { byte, .. } => match memchr::memchr(*byte, hay) {
+                Some(i) => Found::End {
+                    at: scan + i,
+                    after: scan + i + 1,
+                },
+                None => Found::Not { resume: self.end },
+            },
+            Kind::Bytes(finder) => match finder.find(hay) {
+                Some(i) => Found::End {
+                    at: scan + i,
+                    after: scan + i + finder.needle().len(),
+                },
+                None => {
+                    let keep = finder.needle().len() - 1;
+                    Found::Not {
+                        resume: self.end.saturating_sub(keep).max(scan),
+                    }
+                }
+            },
+            Kind::Csv { quote, multiline } => {
+                let mut at = 0;
+                while let Some(i) = memchr::memchr2(*quote, b'\n', &hay[at..]) {
+                    let i = at + i;
+                    if hay[i] == *quote {
+                        *in_quotes = !*in_quotes;
+                    } else if !*in_quotes {
+                        return Found::End {
+                            at: scan + i,
+                            after: scan + i + 1,
+                        };
+                    } else if !multiline {
+                        return Found::QuotedNewline;
+                    }
+                    at = i + 1;
+                }
+                Found::Not { resume: self.end }
+            }
+        }
+    }
+
+    /// Reads more bytes after the pending ones, moving them to the front and growing the buffer
+    /// (up to what the record-length limit needs) when they fill it.
+    fn fill(&mut self, src: &mut Source) -> Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let cap = self.max_len.saturating_add(self.kind.delimiter_len() + 1);
+            let len = self
+                .buf
+                .len()
+                .saturating_mul(2)
+                .min(cap)
+                .max(self.buf.len() + 1);
+            self.buf.resize(len, 0);
+        }
+        let n = src.read(&mut self.buf[self.end..])?;
+        self.end += n;
+        self.eof = n == 0;
+        Ok(())
+    }
+}

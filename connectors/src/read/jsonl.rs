@@ -1,0 +1,70 @@
+//! [`ReadJsonLines`]: one JSON value per line, typed with serde.
+
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+
+use super::format::{Format, RecordContext};
+use super::frame::Framing;
+use super::reader::ReadFile;
+use crate::error::Result;
+use crate::file::FileMetadata;
+
+/// Reads JSON lines as `T` (default: [`serde_json::Value`]); see [`JsonLines`] for the rules.
+///
+/// ```
+/// use sdf_connectors::ReadJsonLines;
+/// #[derive(serde::Deserialize)]
+/// struct Event { id: u64, text: String }
+/// let typed = ReadJsonLines::<Event>::new();
+/// let untyped = ReadJsonLines::<serde_json::Value>::new();
+/// # let _ = (typed, untyped);
+/// ```
+pub type ReadJsonLines<T = serde_json::Value> = ReadFile<JsonLines<T>>;
+
+/// The JSON-lines format: each line (`\n` or `\r\n`) holds one JSON value. Lines that are
+/// empty or only whitespace are skipped; a line that is not a `T` fails with
+/// [`Error::BadRecord`](crate::Error::BadRecord), naming the file and the line's offset.
+#[derive(Debug, Clone)]
+pub struct JsonLines<T> {
+    value: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned + Send + 'static> ReadFile<JsonLines<T>> {
+    /// A JSON-lines reader.
+    pub fn new() -> Self {
+        ReadFile::with_format(JsonLines { value: PhantomData })
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Default for ReadFile<JsonLines<T>> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Format for JsonLines<T> {
+    type Output = T;
+    type State = ();
+
+    fn framing(&self) -> &Framing {
+        &Framing::Lines
+    }
+
+    fn start(&self, _: &FileMetadata, _: Vec<Vec<u8>>) -> Result<()> {
+        Ok(())
+    }
+
+    #[inline]
+    fn decode(&self, _: &mut (), cx: RecordContext<'_>, bytes: &[u8]) -> Result<Option<T>> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(bytes).map(Some).map_err(|e| {
+            cx.bad_record(
+                "JSON lines",
+                format!("{e}; check the line against the type read"),
+            )
+        })
+    }
+}

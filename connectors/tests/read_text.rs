@@ -1,0 +1,222 @@
+//! `ReadText` on real files with adversarial content, through the conformance kit.
+
+mod read_support;
+
+use read_support::{TempDir, contract_lines, contract_strings};
+use sdf_connectors::read::{InvalidUtf8, ReadTextBytes, TooLong};
+use sdf_connectors::{Error, ReadText};
+use sdf_core::testing::{
+    ConcurrentOptions, check_concurrent_splits_with, check_sdf_exhaustive, run_to_completion,
+};
+
+/// Adversarial files, each named.
+fn cases() -> Vec<(&'static str, Vec<u8>)> {
+    let long = "x".repeat(40);
+    vec![
+        ("empty file", b"".to_vec()),
+        ("one byte", b"a".to_vec()),
+        ("one newline", b"\n".to_vec()),
+        ("a lone CR at the end", b"a\nb\r".to_vec()),
+        ("only a CR", b"\r".to_vec()),
+        ("CRLF", b"one\r\ntwo\r\nthree\r\n".to_vec()),
+        ("lone CR is text", b"a\rb\nc\r\rd\n\r\n".to_vec()),
+        ("empty lines", b"\n\n\na\n\n".to_vec()),
+        ("no final newline", b"first\nsecond\nlast".to_vec()),
+        (
+            "multi-byte UTF-8",
+            "héllo\nwörld 🙂🚀\n数据文件分割\n€\n𝔘𝔫𝔦\n"
+                .as_bytes()
+                .to_vec(),
+        ),
+        (
+            "lines longer than the buffer",
+            format!("{long}\nshort\n{long}{long}\r\n\n{long}").into_bytes(),
+        ),
+        ("BOM", "\u{feff}first\nsecond\n".as_bytes().to_vec()),
+        ("mixed endings", b"a\r\nb\nc\r\n\r\nd".to_vec()),
+    ]
+}
+
+#[test]
+fn every_case_reads_as_the_line_contract_says() {
+    let dir = TempDir::new("text-contract");
+    for (name, bytes) in cases() {
+        let file = dir.file("a.txt", &bytes);
+        for buffer in [1, 3, 7, 1 << 20] {
+            let read = ReadText::new().buffer_size(buffer);
+            let got = run_to_completion(&read, &file).unwrap();
+            let mut want = contract_strings(&bytes);
+            if name == "BOM" {
+                want[0] = want[0].trim_start_matches('\u{feff}').to_string();
+            }
+            assert_eq!(got, want, "{name}, buffer {buffer}");
+        }
+    }
+}
+
+#[test]
+fn every_case_passes_the_exhaustive_kit() {
+    let dir = TempDir::new("text-kit");
+    for (name, bytes) in cases() {
+        let file = dir.file("a.txt", &bytes);
+        for parked in [0, 8] {
+            let read = ReadText::new()
+                .buffer_size(4)
+                .min_split_size(1)
+                .parked_readers(parked);
+            let report = check_sdf_exhaustive(&read, &file)
+                .unwrap_or_else(|v| panic!("{name}, parked {parked}: {v}"));
+            assert_eq!(report.records, contract_lines(&bytes).len(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_larger_file_survives_concurrent_splits() {
+    let dir = TempDir::new("text-concurrent");
+    let mut text = String::new();
+    for i in 0..3_000 {
+        let ending = ["\n", "\r\n", "\n\n", "\r\n"][i % 4];
+        let word = ["naïve", "数据", "🙂", "plain", ""][i % 5];
+        text.push_str(&format!("{i} {word}{}{ending}", "z".repeat(i % 97)));
+    }
+    text.push_str("the end without a newline");
+    let file = dir.file("big.txt", &text);
+    let read = ReadText::new().buffer_size(64).min_split_size(1);
+    let options = ConcurrentOptions::default().repetitions(40);
+    let report = check_concurrent_splits_with(&read, &file, &options).unwrap();
+    assert!(report.splits > 0, "{report:?}");
+    assert_eq!(
+        run_to_completion(&read, &file).unwrap(),
+        contract_strings(text.as_bytes())
+    );
+}
+
+#[test]
+fn header_lines_are_skipped_wherever_a_split_falls() {
+    let dir = TempDir::new("text-header");
+    let bytes = "\u{feff}h1\r\nh2\n\nd1\nd2\r\nd3";
+    let file = dir.file("h.txt", bytes);
+    let read = ReadText::new()
+        .skip_header_lines(3)
+        .buffer_size(2)
+        .min_split_size(1);
+    assert_eq!(run_to_completion(&read, &file).unwrap(), ["d1", "d2", "d3"]);
+    check_sdf_exhaustive(&read, &file).unwrap();
+    let all_header = dir.file("only.txt", "h1\nh2\n");
+    let read = ReadText::new().skip_header_lines(5).min_split_size(1);
+    assert!(run_to_completion(&read, &all_header).unwrap().is_empty());
+    check_sdf_exhaustive(&read, &all_header).unwrap();
+}
+
+#[test]
+fn too_long_records_fail_naming_file_and_offset() {
+    let dir = TempDir::new("text-too-long");
+    let file = dir.file("long.txt", "ok\nthis line is too long\nok again\n");
+    for buffer in [2, 1 << 20] {
+        let read = ReadText::new()
+            .buffer_size(buffer)
+            .max_record_length(10, TooLong::Fail);
+        let err = run_to_completion(&read, &file).unwrap_err().to_string();
+        assert!(
+            err.contains("byte 3 of") && err.contains("long.txt") && err.contains("10 bytes"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn too_long_records_can_be_skipped_and_counted() {
+    let dir = TempDir::new("text-skip");
+    let bytes = format!("ok\n{}\nfine\r\n{}", "y".repeat(50), "z".repeat(11));
+    let file = dir.file("long.txt", &bytes);
+    let read = ReadText::new()
+        .buffer_size(4)
+        .min_split_size(1)
+        .max_record_length(10, TooLong::Skip);
+    assert_eq!(run_to_completion(&read, &file).unwrap(), ["ok", "fine"]);
+    assert_eq!(read.skipped_records(), 2);
+    check_sdf_exhaustive(&read, &file).unwrap();
+    // Exactly the limit is allowed; a CRLF's CR does not count.
+    let exact = dir.file("exact.txt", "0123456789\r\n0123456789");
+    let read = ReadText::new()
+        .buffer_size(3)
+        .max_record_length(10, TooLong::Fail);
+    assert_eq!(run_to_completion(&read, &exact).unwrap().len(), 2);
+}
+
+#[test]
+fn invalid_utf8_fails_is_replaced_or_kept() {
+    let dir = TempDir::new("text-utf8");
+    let bytes = b"good\nbad \xff\xfe here\n\xe6\x95\xb0\n";
+    let file = dir.file("bad.txt", bytes);
+    let err = run_to_completion(&ReadText::new(), &file).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("byte 5 of") && message.contains("bad.txt") && message.contains("UTF-8"),
+        "{message}"
+    );
+    let lossy = ReadText::new().invalid_utf8(InvalidUtf8::Lossy);
+    assert_eq!(
+        run_to_completion(&lossy, &file).unwrap(),
+        ["good", "bad \u{fffd}\u{fffd} here", "数"]
+    );
+    let raw = run_to_completion(&ReadTextBytes::new(), &file).unwrap();
+    assert_eq!(raw, contract_lines(bytes));
+    check_sdf_exhaustive(
+        &ReadTextBytes::new().buffer_size(2).min_split_size(1),
+        &file,
+    )
+    .unwrap();
+}
+
+#[test]
+fn custom_delimiters_frame_records_across_reads() {
+    let dir = TempDir::new("text-delimiter");
+    let bytes = "a<>b\r\n<><>c<d>e<>";
+    let file = dir.file("d.txt", bytes);
+    let read = ReadText::new()
+        .delimiter("<>")
+        .unwrap()
+        .buffer_size(3)
+        .min_split_size(1);
+    assert_eq!(
+        run_to_completion(&read, &file).unwrap(),
+        ["a", "b\r\n", "", "c<d>e"]
+    );
+    check_sdf_exhaustive(&read, &file).unwrap();
+    let single = ReadText::new().delimiter(";").unwrap().min_split_size(1);
+    let file = dir.file("s.txt", "x;y\n;;z");
+    assert_eq!(
+        run_to_completion(&single, &file).unwrap(),
+        ["x", "y\n", "", "z"]
+    );
+    check_sdf_exhaustive(&single, &file).unwrap();
+    for bad in ["", "||", "abab", "aXa"] {
+        let err = ReadText::new().delimiter(bad).unwrap_err();
+        assert!(matches!(err, Error::InvalidOption { .. }), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn records_carry_file_offset_and_event_time() {
+    let dir = TempDir::new("text-metadata");
+    let file = dir.file("m.txt", "\u{feff}a\r\nbb\n\nccc");
+    let read = ReadText::new().with_metadata().event_time_from_file();
+    let records = run_to_completion(&read, &file).unwrap();
+    let got: Vec<(u64, &str)> = records
+        .iter()
+        .map(|r| (r.offset, r.value.as_str()))
+        .collect();
+    assert_eq!(got, [(0, "a"), (6, "bb"), (9, ""), (10, "ccc")]);
+    assert!(records.iter().all(|r| *r.path == *file.path));
+    let report = check_sdf_exhaustive(&read.buffer_size(2).min_split_size(1), &file).unwrap();
+    assert_eq!(report.records, 4);
+    let stamped = ReadText::new().event_time_from(|line| {
+        line.parse::<i64>()
+            .ok()
+            .map(sdf_core::Timestamp::from_millis)
+    });
+    let file = dir.file("t.txt", "5\n7\n");
+    check_sdf_exhaustive(&stamped, &file).unwrap();
+}
