@@ -335,3 +335,115 @@ fn a_cpu_bound_call_is_checkpointed_by_the_time_bound() {
     assert!(metrics[0].checkpoints >= 3, "{:?}", metrics[0]);
     assert!(metrics[0].calls >= 4, "{:?}", metrics[0]);
 }
+
+/// An offset tracker that refuses dynamic splits when `splittable` is false (a compressed
+/// file, say), but still checkpoints.
+struct MaybeSplittable {
+    inner: sdf_core::OffsetRangeTracker,
+    splittable: bool,
+}
+
+impl sdf_core::RestrictionTracker for MaybeSplittable {
+    type Restriction = sdf_core::OffsetRange;
+    type Position = i64;
+    fn try_claim(&mut self, p: i64) -> std::result::Result<bool, sdf_core::TrackerError> {
+        self.inner.try_claim(p)
+    }
+    fn try_split(
+        &mut self,
+        f: f64,
+    ) -> std::result::Result<
+        Option<sdf_core::SplitResult<sdf_core::OffsetRange>>,
+        sdf_core::TrackerError,
+    > {
+        if self.splittable || f == 0.0 {
+            self.inner.try_split(f)
+        } else {
+            Ok(None)
+        }
+    }
+    fn current_restriction(&self) -> sdf_core::OffsetRange {
+        self.inner.current_restriction()
+    }
+    fn check_done(&self) -> std::result::Result<(), sdf_core::TrackerError> {
+        self.inner.check_done()
+    }
+    fn progress(&self) -> sdf_core::Progress {
+        self.inner.progress()
+    }
+    fn is_bounded(&self) -> bool {
+        true
+    }
+}
+
+/// Counts slowly; the element "big" cannot be split, the others can.
+struct PartlyUnsplittable;
+
+#[async_trait::async_trait]
+impl sdf_core::SplittableDoFn for PartlyUnsplittable {
+    type Input = (String, i64);
+    type Output = (String, i64);
+    type Restriction = sdf_core::OffsetRange;
+    type Tracker = MaybeSplittable;
+    type WatermarkEstimator = sdf_core::MonotonicWatermarkEstimator;
+
+    fn initial_restriction(
+        &self,
+        (_, n): &(String, i64),
+    ) -> sdf_core::Result<sdf_core::OffsetRange> {
+        Ok(sdf_core::OffsetRange::new(0, *n))
+    }
+    fn new_tracker(&self, (key, _): &(String, i64), r: sdf_core::OffsetRange) -> MaybeSplittable {
+        MaybeSplittable {
+            inner: sdf_core::OffsetRangeTracker::new(r),
+            splittable: key != "big",
+        }
+    }
+    async fn process(
+        &self,
+        (key, _): &(String, i64),
+        tracker: &mut sdf_core::SharedTracker<MaybeSplittable>,
+        output: &mut sdf_core::Output<'_, (String, i64)>,
+        _: &mut sdf_core::MonotonicWatermarkEstimator,
+    ) -> sdf_core::Result<sdf_core::ProcessContinuation> {
+        let mut i = tracker.current_restriction().start();
+        while tracker.try_claim(i)? {
+            let until = std::time::Instant::now() + Duration::from_micros(200);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            output.emit((key.clone(), i)).await?;
+            i += 1;
+        }
+        Ok(sdf_core::ProcessContinuation::Stop)
+    }
+}
+
+#[test]
+fn a_call_that_refuses_to_split_does_not_block_rebalancing() {
+    // Three workers: "big" (unsplittable, the most work left) and "medium" run while the third
+    // worker, done with "tiny", goes idle. It must not keep asking "big": after the refusal it
+    // splits "medium".
+    let inputs = vec![
+        ("big".to_string(), 2_000),
+        ("medium".to_string(), 800),
+        ("tiny".to_string(), 1),
+    ];
+    let mut p = Pipeline::new();
+    let source = p.from_iter("inputs", inputs.clone());
+    let counted = p.apply("count", source, PartlyUnsplittable);
+    let out = p.collect("out", counted);
+    let metrics = Executor::builder()
+        .workers(3)
+        .initial_pieces_per_worker(1)
+        .max_outputs_per_call(1 << 40)
+        .build()
+        .run_blocking(p)
+        .unwrap();
+    assert_same_multiset(&out.values(), &expected(&inputs));
+    assert!(
+        metrics[0].dynamic_splits > 0,
+        "the idle worker never split the splittable call: {:?}",
+        metrics[0]
+    );
+}

@@ -213,6 +213,7 @@ impl<F: SplittableDoFn> Stage<F> {
                 watermark: work.watermark.clone(),
                 started: Instant::now(),
                 timed_out: false,
+                refused_split: false,
             },
         );
         s.publish_counters(&self.counters);

@@ -37,6 +37,7 @@ impl<F: SplittableDoFn> Stage<F> {
             let candidates: Vec<_> = s
                 .running
                 .iter()
+                .filter(|(_, r)| !r.refused_split)
                 .map(|(id, r)| {
                     (
                         *id,
@@ -74,13 +75,18 @@ impl<F: SplittableDoFn> Stage<F> {
         let snapshots: Vec<_> = snapshots.into_iter().flatten().collect();
         let (victim, fraction) = policy::choose_victim(&snapshots, idle)?;
         let (_, handle, element, watermark) = candidates.into_iter().find(|c| c.0 == victim)?;
-        let reply = handle.try_split_after_first_claim(fraction);
-        // If the answer comes too late, the reply is dropped: the tracker then skips the request,
-        // or keeps the residual as orphaned and its worker schedules it. Nothing is lost.
-        let split = tokio::time::timeout(ANSWER_WITHIN, reply)
-            .await
-            .ok()?
-            .ok()??;
+        // The reply is awaited to the end (the call answers at its next claim, or when it
+        // returns): a reply dropped after the call ended would have nowhere to put its residual.
+        let split = match handle.try_split_after_first_claim(fraction).await {
+            Ok(Some(split)) => split,
+            Ok(None) | Err(_) => {
+                // Unsplittable, or too little left: ask another call next time.
+                if let Some(running) = self.lock().running.get_mut(&victim) {
+                    running.refused_split = true;
+                }
+                return None;
+            }
+        };
         tracing::debug!(stage = %self.name, primary = ?split.primary, residual = ?split.residual, "dynamic split");
         Some(Work::new(&*self.dofn, element, split.residual, watermark))
     }

@@ -21,6 +21,9 @@ pub(crate) struct Running<F: SplittableDoFn> {
     pub started: Instant,
     /// Whether a checkpoint was requested because the call ran past the time bound.
     pub timed_out: bool,
+    /// Whether the call refused a dynamic split (unsplittable work, or too little left): it
+    /// is not asked again, so other calls can be split instead.
+    pub refused_split: bool,
 }
 
 /// Work waiting for its resume time.
