@@ -5,6 +5,11 @@
 
 mod error;
 mod file;
+mod tail;
 
 pub use error::{Error, Result};
 pub use file::{EmptyMatch, FileMetadata};
+pub use tail::{
+    FileId, SizeEstimate, StartAt, TailFile, TailLine, TailPosition, TailRange, TailTracker,
+    Truncation,
+};
