@@ -75,11 +75,10 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A file name template (or a name in a commit message) would leave the output directory.
-    #[error(
-        "the file name {name:?} is refused: {reason}; names must be relative paths inside the output directory"
-    )]
-    UnsafeName {
+    /// A file name template, a prefix, or a name in a commit message is malformed or would
+    /// leave the output directory.
+    #[error("the file name {name:?} is refused: {reason}")]
+    BadName {
         /// The template or name.
         name: String,
         /// What is wrong with it.

@@ -6,6 +6,7 @@
 mod error;
 mod file;
 mod tail;
+mod write;
 
 pub use error::{Error, Result};
 pub use file::{EmptyMatch, FileMetadata};
@@ -13,3 +14,9 @@ pub use tail::{
     FileId, SizeEstimate, StartAt, TailFile, TailLine, TailPosition, TailRange, TailTracker,
     Truncation,
 };
+pub use write::{
+    Csv, EncodeError, FileFormat, FileNaming, Json, StagedFile, Text, WriteCommit, WriteFiles,
+    WriteFilesBuilder,
+};
+#[cfg(feature = "testing")]
+pub use write::{FaultInjector, IoStep};
