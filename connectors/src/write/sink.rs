@@ -132,6 +132,8 @@ pub struct WriteFiles<T, F> {
     naming: FileNaming,
     staging: Staging,
     dirs: Dirs,
+    /// A write error, returned by the next `prepare`.
+    failed: Option<Error>,
     _records: PhantomData<fn(&T)>,
 }
 
@@ -147,8 +149,9 @@ pub struct WriteFilesBuilder<F> {
     faults: Faults,
 }
 
-impl<T, F> WriteFiles<T, F> {
-    /// Files in `out`, encoded with `format`; one shard, default names.
+impl<F> WriteFiles<(), F> {
+    /// Files in `out`, encoded with `format`; one shard, default names. The record type is
+    /// chosen by [`build`](WriteFilesBuilder::build), from where the sink is used.
     pub fn builder(out: impl AsRef<Path>, format: F) -> WriteFilesBuilder<F> {
         WriteFilesBuilder {
             out: out.as_ref().to_path_buf(),
@@ -160,7 +163,9 @@ impl<T, F> WriteFiles<T, F> {
             faults: Faults::default(),
         }
     }
+}
 
+impl<T, F> WriteFiles<T, F> {
     /// The output directory.
     pub fn output_dir(&self) -> &Path {
         &self.dirs.out
@@ -251,6 +256,7 @@ impl<F> WriteFilesBuilder<F> {
                 staging_name,
                 faults: self.faults,
             },
+            failed: None,
             _records: PhantomData,
         })
     }
@@ -305,14 +311,28 @@ where
 {
     type Commit = WriteCommit;
 
+    /// A failed write fails the epoch: the error is returned by the epoch's `prepare`, so the
+    /// checkpoint is not taken and the pipeline fails with it; the records of the epoch are
+    /// dropped until then (a restart produces them again). Deferring the error keeps the
+    /// sink's input flowing, so that a checkpoint in progress can finish its quiesce.
     async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
+        if self.failed.is_some() {
+            return Ok(());
+        }
         for record in &batch {
-            self.staging.write(&mut self.format, &record.value)?;
+            if let Err(e) = self.staging.write(&mut self.format, &record.value) {
+                tracing::warn!(error = %e, "a file sink's write failed; the epoch will fail at its checkpoint");
+                self.failed = Some(e);
+                break;
+            }
         }
         Ok(())
     }
 
     async fn prepare(&mut self, epoch: u64) -> sdf_core::Result<WriteCommit> {
+        if let Some(e) = self.failed.take() {
+            return Err(e.into());
+        }
         let closed = self.staging.finish(&mut self.format)?;
         let files = closed
             .iter()
