@@ -60,7 +60,12 @@ fn write_crash_child() {
 
 fn spawn_child(dir: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "write_crash_child", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "write_crash_child",
+            "--test-threads=1",
+        ])
         .env("SDF_WRITE_CRASH_DIR", dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -106,5 +111,8 @@ fn killed_pipelines_publish_each_record_once() {
             "{name}"
         );
     }
-    assert!(killed > 0, "no run was killed mid-way: the test proved nothing");
+    assert!(
+        killed > 0,
+        "no run was killed mid-way: the test proved nothing"
+    );
 }
