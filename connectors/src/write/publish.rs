@@ -86,15 +86,18 @@ impl Dirs {
         Ok(())
     }
 
-    /// Deletes every staged file: after `recover` published the last durable epoch, the rest
-    /// belongs to epochs whose records the pipeline will produce again. Returns how many.
+    /// Deletes every staged file (only names this sink gives them): after `recover` published
+    /// the last durable epoch, the rest belongs to epochs whose records the pipeline will
+    /// produce again. Returns how many.
     pub fn discard_staged(&self) -> Result<usize> {
         let listing = |e| Error::io("listing", &self.staging, None, e);
         let mut removed = 0;
         for entry in fs::read_dir(&self.staging).map_err(listing)? {
             let entry = entry.map_err(listing)?;
             let path = entry.path();
-            if !entry.file_type().map_err(listing)?.is_file() {
+            let name = entry.file_name();
+            let ours = super::staging::is_staged_name(&name.to_string_lossy());
+            if !ours || !entry.file_type().map_err(listing)?.is_file() {
                 continue;
             }
             let io = |e| Error::io("removing the staged file", &path, None, e);

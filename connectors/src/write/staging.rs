@@ -126,7 +126,7 @@ impl Staging {
         slot: usize,
     ) -> Result<Open> {
         self.created += 1;
-        let staged = format!("part-{:08}.tmp", self.created);
+        let staged = staged_name(self.created);
         let path = self.dir.join(&staged);
         let shard = match self.sharding {
             Sharding::Fixed(_) => slot as u32,
@@ -182,6 +182,18 @@ impl Staging {
         });
         Ok(())
     }
+}
+
+/// The name of the `n`-th staged file a sink creates.
+fn staged_name(n: u64) -> String {
+    format!("part-{n:08}.tmp")
+}
+
+/// Whether `name` is one that [`staged_name`] gives.
+pub(crate) fn is_staged_name(name: &str) -> bool {
+    name.strip_prefix("part-")
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn append(open: &mut Open, bytes: &[u8], faults: &Faults) -> Result<()> {
