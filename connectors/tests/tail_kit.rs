@@ -68,7 +68,7 @@ fn tail_from_the_listed_end_is_exact_however_it_is_split() {
 fn tail_under_concurrent_splits_is_exact() {
     let dir = TempDir::new("tail-kit-concurrent");
     let path = dir.join("app.log");
-    let text: String = (0..400).map(|i| format!("line {i}\n")).collect();
+    let text: String = (0..3000).map(|i| format!("line {i}\n")).collect();
     std::fs::write(&path, text).unwrap();
     let input = metadata(&path);
     let options = ConcurrentOptions::default().repetitions(25);
