@@ -7,6 +7,8 @@ mod error;
 mod file;
 mod matching;
 pub mod read;
+mod tail;
+mod write;
 
 pub use error::{Error, Location, Result};
 pub use file::{EmptyMatch, FileMetadata};
@@ -16,3 +18,13 @@ pub use matching::{
     WatchPosition, WatchRestriction, WatchState, WatchTracker, list_files, match_pattern,
 };
 pub use read::{ReadCsv, ReadJsonLines, ReadText};
+pub use tail::{
+    FileId, SizeEstimate, StartAt, TailFile, TailLine, TailPosition, TailRange, TailTracker,
+    Truncation,
+};
+pub use write::{
+    Csv, EncodeError, FileFormat, FileNaming, Json, StagedFile, Text, WriteCommit, WriteFiles,
+    WriteFilesBuilder,
+};
+#[cfg(feature = "testing")]
+pub use write::{FaultInjector, IoStep};

@@ -1,0 +1,276 @@
+//! [`FileFormat`]: how records become the bytes of a file, with its header and footer; and the
+//! three formats of this crate, [`Text`], [`Json`] and [`Csv`].
+
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::Serialize;
+
+/// Why a format could not encode a record.
+pub type EncodeError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How records of type `T` are written to a file.
+///
+/// A sink creates a file only for its first record, so every file has a header, at least one
+/// record and a footer. Names come from the sink's naming policy, never from here.
+///
+/// ```
+/// use sdf_connectors::{EncodeError, FileFormat};
+///
+/// /// One `key=value` line per record, with a count-free banner.
+/// struct KeyValue;
+///
+/// impl FileFormat<(String, i64)> for KeyValue {
+///     fn suffix(&self) -> &str {
+///         ".kv"
+///     }
+///     fn header(&mut self, _first: &(String, i64), out: &mut Vec<u8>) -> Result<(), EncodeError> {
+///         out.extend_from_slice(b"# key=value\n");
+///         Ok(())
+///     }
+///     fn record(&mut self, (k, v): &(String, i64), _index: u64, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+///         if k.contains(['=', '\n']) {
+///             return Err(format!("key {k:?} has '=' or a newline").into());
+///         }
+///         out.extend_from_slice(format!("{k}={v}\n").as_bytes());
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait FileFormat<T>: Send + 'static {
+    /// The suffix of default file names, e.g. `".jsonl"`.
+    fn suffix(&self) -> &str;
+
+    /// Appends what a file starts with, given its first record (a CSV header, `[`).
+    fn header(&mut self, _first: &T, _out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
+    /// Appends `record`, the `index`-th of its file (0 for the first).
+    fn record(&mut self, record: &T, index: u64, out: &mut Vec<u8>) -> Result<(), EncodeError>;
+
+    /// Appends what a file ends with.
+    fn footer(&mut self, _out: &mut Vec<u8>) {}
+}
+
+/// One line per record, written with `Display`, plus optional fixed header and footer text.
+/// Records are written as they are: one that contains a newline reads back as several lines.
+#[derive(Debug, Clone, Default)]
+pub struct Text {
+    header: String,
+    footer: String,
+}
+
+impl Text {
+    /// Lines, no header or footer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Text at the start of every file, written as given (end it with `\n`).
+    pub fn header(mut self, text: impl Into<String>) -> Self {
+        self.header = text.into();
+        self
+    }
+
+    /// Text at the end of every file, written as given.
+    pub fn footer(mut self, text: impl Into<String>) -> Self {
+        self.footer = text.into();
+        self
+    }
+}
+
+impl<T: Display> FileFormat<T> for Text {
+    fn suffix(&self) -> &str {
+        ".txt"
+    }
+    fn header(&mut self, _first: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        out.extend_from_slice(self.header.as_bytes());
+        Ok(())
+    }
+    fn record(&mut self, record: &T, _index: u64, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        writeln!(out, "{record}")?;
+        Ok(())
+    }
+    fn footer(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.footer.as_bytes());
+    }
+}
+
+/// JSON with serde: one document per line (`.jsonl`), or one array per file (`.json`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json {
+    array: bool,
+}
+
+impl Json {
+    /// JSON lines: one document per line.
+    pub fn lines() -> Self {
+        Json { array: false }
+    }
+
+    /// One JSON array per file, one element per line: `[`, the records separated by `,`, `]`.
+    pub fn array() -> Self {
+        Json { array: true }
+    }
+}
+
+impl<T: Serialize> FileFormat<T> for Json {
+    fn suffix(&self) -> &str {
+        if self.array { ".json" } else { ".jsonl" }
+    }
+    fn header(&mut self, _first: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if self.array {
+            out.extend_from_slice(b"[\n");
+        }
+        Ok(())
+    }
+    fn record(&mut self, record: &T, index: u64, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if self.array && index > 0 {
+            out.extend_from_slice(b",\n");
+        }
+        serde_json::to_writer(&mut *out, record)?;
+        if !self.array {
+            out.push(b'\n');
+        }
+        Ok(())
+    }
+    fn footer(&mut self, out: &mut Vec<u8>) {
+        if self.array {
+            out.extend_from_slice(b"\n]\n");
+        }
+    }
+}
+
+/// CSV with serde (structs, tuples, sequences of fields), quoting as needed; a header row
+/// given, taken from the field names of each file's first record, or none.
+#[derive(Debug)]
+pub struct Csv {
+    header: CsvHeader,
+    delimiter: u8,
+    tap: Tap,
+    writer: csv::Writer<Tap>,
+}
+
+#[derive(Debug, Clone)]
+enum CsvHeader {
+    None,
+    Given(Vec<String>),
+    FromRecords,
+}
+
+impl Csv {
+    /// CSV without a header row.
+    pub fn new() -> Self {
+        Self::build(CsvHeader::None, b',')
+    }
+
+    /// CSV whose files start with `columns` as a header row.
+    pub fn with_header<I: IntoIterator<Item = S>, S: Into<String>>(columns: I) -> Self {
+        let columns = columns.into_iter().map(Into::into).collect();
+        Self::build(CsvHeader::Given(columns), b',')
+    }
+
+    /// CSV whose files start with the field names of their first record (a struct with named
+    /// fields; tuples and sequences have none, and get no header).
+    pub fn with_header_from_records() -> Self {
+        Self::build(CsvHeader::FromRecords, b',')
+    }
+
+    /// Separates fields with `delimiter` instead of `,`.
+    pub fn delimiter(self, delimiter: u8) -> Self {
+        Self::build(self.header, delimiter)
+    }
+
+    fn build(header: CsvHeader, delimiter: u8) -> Self {
+        let tap = Tap::default();
+        let writer = Self::builder(delimiter, false).from_writer(tap.clone());
+        Csv {
+            header,
+            delimiter,
+            tap,
+            writer,
+        }
+    }
+
+    fn builder(delimiter: u8, headers: bool) -> csv::WriterBuilder {
+        let mut builder = csv::WriterBuilder::new();
+        builder.delimiter(delimiter).has_headers(headers);
+        builder
+    }
+}
+
+impl Default for Csv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Serialize> FileFormat<T> for Csv {
+    fn suffix(&self) -> &str {
+        ".csv"
+    }
+
+    fn header(&mut self, first: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        match &self.header {
+            CsvHeader::None => {}
+            CsvHeader::Given(columns) => {
+                let mut w = Self::builder(self.delimiter, false).from_writer(&mut *out);
+                w.write_record(columns)?;
+                w.flush()?;
+            }
+            CsvHeader::FromRecords => {
+                // The header is what a header-writing writer puts before the record.
+                let mut both = Self::builder(self.delimiter, true).from_writer(Vec::new());
+                both.serialize(first)?;
+                let both = both.into_inner().map_err(|e| e.into_error())?;
+                let mut alone = Self::builder(self.delimiter, false).from_writer(Vec::new());
+                alone.serialize(first)?;
+                let alone = alone.into_inner().map_err(|e| e.into_error())?;
+                out.extend_from_slice(&both[..both.len().saturating_sub(alone.len())]);
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, record: &T, _index: u64, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let written = self.writer.serialize(record).and_then(|()| {
+            self.writer.flush()?;
+            Ok(())
+        });
+        if let Err(e) = written {
+            // A half-written record may remain in the writer: start afresh, drop its bytes.
+            self.writer = Self::builder(self.delimiter, false).from_writer(self.tap.clone());
+            self.tap.take();
+            return Err(e.into());
+        }
+        out.append(&mut self.tap.take());
+        Ok(())
+    }
+}
+
+/// Where the CSV writer puts its bytes, so that each record's can be taken without
+/// rebuilding the writer.
+#[derive(Debug, Clone, Default)]
+struct Tap(Arc<Mutex<Vec<u8>>>);
+
+impl Tap {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Write for Tap {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! File sinks: [`WriteFiles`] (the guide is on it; options in `builder.rs`) writes records
+//! through a [`FileFormat`] (`format.rs`) into staged shard files (`staging.rs`), published under [`FileNaming`] names
+//! (`naming.rs`) by the runtime's two-phase commit (`publish.rs`).
+
+mod builder;
+mod faults;
+mod format;
+mod naming;
+mod publish;
+mod sink;
+mod staging;
+
+pub use builder::WriteFilesBuilder;
+#[cfg(feature = "testing")]
+pub use faults::{FaultInjector, IoStep};
+pub use format::{Csv, EncodeError, FileFormat, Json, Text};
+pub use naming::FileNaming;
+pub use publish::{StagedFile, WriteCommit};
+pub use sink::WriteFiles;

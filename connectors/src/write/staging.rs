@@ -1,0 +1,233 @@
+//! The write side of one epoch: records go to staged files in the staging directory, one per
+//! shard (or rolled by size), created with their first record; `finish` closes them with their
+//! footers and `sync` makes them durable.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::faults::{Faults, IoStep};
+use super::format::FileFormat;
+use crate::error::{Error, Result};
+
+/// How records are spread over the files of an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharding {
+    /// Up to this many files per epoch, records dealt round-robin (shards without records
+    /// get no file).
+    Fixed(usize),
+    /// One file at a time, a new one (the next shard number) once a file reaches this many
+    /// bytes.
+    MaxBytes(u64),
+}
+
+/// A staged file still being written.
+struct Open {
+    writer: BufWriter<File>,
+    staged: String,
+    path: PathBuf,
+    shard: u32,
+    records: u64,
+    bytes: u64,
+}
+
+/// A staged file whose footer is written, not yet synced.
+pub(crate) struct Closed {
+    pub staged: String,
+    pub path: PathBuf,
+    pub shard: u32,
+    pub records: u64,
+    file: File,
+}
+
+pub(crate) struct Staging {
+    dir: PathBuf,
+    sharding: Sharding,
+    faults: Faults,
+    open: Vec<Option<Open>>,
+    closed: Vec<Closed>,
+    /// Records this epoch (the round-robin counter).
+    records: u64,
+    /// `MaxBytes`: the shard number of the next file.
+    next_shard: u32,
+    /// Staged files created by this sink: their names.
+    created: u64,
+    buf: Vec<u8>,
+}
+
+impl Staging {
+    pub fn new(dir: PathBuf, sharding: Sharding, faults: Faults) -> Self {
+        let slots = match sharding {
+            Sharding::Fixed(n) => n.max(1),
+            Sharding::MaxBytes(_) => 1,
+        };
+        Staging {
+            dir,
+            sharding,
+            faults,
+            open: (0..slots).map(|_| None).collect(),
+            closed: Vec::new(),
+            records: 0,
+            next_shard: 0,
+            created: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Writes `record` to its shard's file, creating it (with its header) if needed.
+    pub fn write<T, F: FileFormat<T>>(&mut self, format: &mut F, record: &T) -> Result<()> {
+        let slot = match self.sharding {
+            Sharding::Fixed(_) => (self.records % self.open.len() as u64) as usize,
+            Sharding::MaxBytes(_) => 0,
+        };
+        let mut open = match self.open[slot].take() {
+            Some(open) => open,
+            None => self.create(format, record, slot)?,
+        };
+        self.buf.clear();
+        if let Err(source) = format.record(record, open.records, &mut self.buf) {
+            let (path, record) = (open.path.clone(), open.records);
+            self.open[slot] = Some(open);
+            return Err(Error::Encode {
+                path,
+                record,
+                source,
+            });
+        }
+        let written = append(&mut open, &self.buf, &self.faults);
+        self.records += 1;
+        open.records += 1;
+        let full = matches!(self.sharding, Sharding::MaxBytes(max) if open.bytes >= max);
+        if written.is_ok() && full {
+            return self.close(format, open);
+        }
+        self.open[slot] = Some(open);
+        written
+    }
+
+    /// Closes every open file; returns the epoch's files, by shard, and starts a new epoch.
+    pub fn finish<T, F: FileFormat<T>>(&mut self, format: &mut F) -> Result<Vec<Closed>> {
+        for slot in 0..self.open.len() {
+            if let Some(open) = self.open[slot].take() {
+                self.close(format, open)?;
+            }
+        }
+        self.records = 0;
+        self.next_shard = 0;
+        let mut closed = std::mem::take(&mut self.closed);
+        closed.sort_by_key(|c| c.shard);
+        Ok(closed)
+    }
+
+    fn create<T, F: FileFormat<T>>(
+        &mut self,
+        format: &mut F,
+        first: &T,
+        slot: usize,
+    ) -> Result<Open> {
+        self.created += 1;
+        let staged = staged_name(self.created);
+        let path = self.dir.join(&staged);
+        let shard = match self.sharding {
+            Sharding::Fixed(_) => slot as u32,
+            Sharding::MaxBytes(_) => {
+                self.next_shard += 1;
+                self.next_shard - 1
+            }
+        };
+        let io = |e| Error::io("creating the staged file", &path, None, e);
+        self.faults.check(IoStep::Create, &path).map_err(io)?;
+        // `create_new`: the staging directory was emptied by `recover`; anything in the way
+        // is not ours to overwrite.
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io)?;
+        let mut open = Open {
+            writer: BufWriter::with_capacity(64 * 1024, file),
+            staged,
+            path,
+            shard,
+            records: 0,
+            bytes: 0,
+        };
+        self.buf.clear();
+        if let Err(source) = format.header(first, &mut self.buf) {
+            return Err(Error::Encode {
+                path: open.path,
+                record: 0,
+                source,
+            });
+        }
+        append(&mut open, &self.buf, &self.faults)?;
+        Ok(open)
+    }
+
+    fn close<T, F: FileFormat<T>>(&mut self, format: &mut F, mut open: Open) -> Result<()> {
+        self.buf.clear();
+        format.footer(&mut self.buf);
+        append(&mut open, &self.buf, &self.faults)?;
+        let bytes = open.bytes;
+        let file = open
+            .writer
+            .into_inner()
+            .map_err(|e| Error::io("writing", &open.path, Some(bytes), e.into_error()))?;
+        self.closed.push(Closed {
+            staged: open.staged,
+            path: open.path,
+            shard: open.shard,
+            records: open.records,
+            file,
+        });
+        Ok(())
+    }
+}
+
+/// The name of the `n`-th staged file a sink creates.
+fn staged_name(n: u64) -> String {
+    format!("part-{n:08}.tmp")
+}
+
+/// Whether `name` is one that [`staged_name`] gives.
+pub(crate) fn is_staged_name(name: &str) -> bool {
+    name.strip_prefix("part-")
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn append(open: &mut Open, bytes: &[u8], faults: &Faults) -> Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let at = open.bytes;
+    let io = |e| Error::io("writing", &open.path, Some(at), e);
+    faults.check(IoStep::Write, &open.path).map_err(io)?;
+    open.writer.write_all(bytes).map_err(io)?;
+    open.bytes += bytes.len() as u64;
+    Ok(())
+}
+
+/// Makes `files` and their directory entries durable.
+pub(crate) fn sync(files: &[Closed], dir: &Path, faults: &Faults) -> Result<()> {
+    for closed in files {
+        let io = |e| Error::io("syncing", &closed.path, None, e);
+        faults.check(IoStep::Sync, &closed.path).map_err(io)?;
+        closed.file.sync_all().map_err(io)?;
+    }
+    if !files.is_empty() {
+        sync_dir(dir, faults)?;
+    }
+    Ok(())
+}
+
+/// `fsync` of a directory, so that the names in it survive a power loss (a no-op where
+/// directories cannot be opened, as on Windows).
+pub(crate) fn sync_dir(dir: &Path, faults: &Faults) -> Result<()> {
+    let io = |e| Error::io("syncing the directory", dir, None, e);
+    faults.check(IoStep::Sync, dir).map_err(io)?;
+    if cfg!(unix) {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    Ok(())
+}
