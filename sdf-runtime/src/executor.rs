@@ -278,10 +278,12 @@ async fn supervise(started: Started, interval: Duration) -> Result<()> {
                     flatten(joined)?;
                     return Err(Error::Internal("a sink stopped before the end of its input".into()));
                 }
-                _ = ticker.tick(), if periodic => coordinator.checkpoint(false).await?,
+                _ = ticker.tick(), if periodic => {
+                    checkpoint_watching(&mut coordinator, false, &mut tasks, &mut sinks).await?
+                }
             }
         }
-        coordinator.checkpoint(true).await?;
+        checkpoint_watching(&mut coordinator, true, &mut tasks, &mut sinks).await?;
         for port in &coordinator.sinks {
             port.finish().await;
         }
@@ -297,6 +299,29 @@ async fn supervise(started: Started, interval: Duration) -> Result<()> {
         sinks.abort_all();
     }
     result
+}
+
+/// Takes a checkpoint while still watching the steps: a step that fails meanwhile stops
+/// reading its input, so the checkpoint would wait for that link to drain for ever. Its error
+/// ends the checkpoint and the pipeline instead. Steps that finish normally meanwhile are fine.
+async fn checkpoint_watching(
+    coordinator: &mut Coordinator,
+    complete: bool,
+    tasks: &mut Joined,
+    sinks: &mut Joined,
+) -> Result<()> {
+    let checkpoint = coordinator.checkpoint(complete);
+    tokio::pin!(checkpoint);
+    loop {
+        tokio::select! {
+            result = &mut checkpoint => return result,
+            Some(joined) = tasks.join_next() => flatten(joined)?,
+            Some(joined) = sinks.join_next() => {
+                flatten(joined)?;
+                return Err(Error::Internal("a sink stopped before the end of its input".into()));
+            }
+        }
+    }
 }
 
 fn flatten(
