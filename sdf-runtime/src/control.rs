@@ -23,6 +23,7 @@ pub(crate) trait Checkpointed: Send + Sync {
 
 pub(crate) struct Control {
     drain: watch::Sender<bool>,
+    stop: watch::Sender<bool>,
     stopped: AtomicBool,
     /// A checkpoint is being taken: take no new work.
     pausing: AtomicBool,
@@ -39,6 +40,7 @@ impl Default for Control {
     fn default() -> Self {
         Control {
             drain: watch::Sender::new(false),
+            stop: watch::Sender::new(false),
             stopped: AtomicBool::new(false),
             pausing: AtomicBool::new(false),
             resumed: Notify::new(),
@@ -77,6 +79,17 @@ impl Control {
     pub async fn draining(&self) {
         let mut rx = self.drain.subscribe();
         let _ = rx.wait_for(|d| *d).await;
+    }
+
+    /// Asks for a final checkpoint that keeps all pending work, then a stop.
+    pub fn request_stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Resolves once a stop is requested.
+    pub async fn stopping(&self) {
+        let mut rx = self.stop.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
     }
 
     /// Stops every step: a step failed or the pipeline was cancelled.

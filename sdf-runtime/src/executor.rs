@@ -278,6 +278,26 @@ async fn supervise(started: Started, interval: Duration) -> Result<()> {
                     flatten(joined)?;
                     return Err(Error::Internal("a sink stopped before the end of its input".into()));
                 }
+                _ = control.stopping() => {
+                    // Save what is pending, unbounded work included, publish what was
+                    // committed, and stop: a restart on the same store resumes here.
+                    {
+                        let hold = coordinator.checkpoint_and_hold();
+                        tokio::pin!(hold);
+                        loop {
+                            tokio::select! {
+                                result = &mut hold => { result?; break; }
+                                Some(joined) = tasks.join_next() => flatten(joined)?,
+                            }
+                        }
+                    }
+                    control.fail();
+                    tasks.abort_all();
+                    for port in &coordinator.sinks {
+                        port.finish().await;
+                    }
+                    return Ok(());
+                }
                 _ = ticker.tick(), if periodic => {
                     checkpoint_watching(&mut coordinator, false, &mut tasks, &mut sinks).await?
                 }
@@ -353,6 +373,15 @@ impl PipelineHandle {
     /// work, and completes.
     pub fn drain(&self) {
         self.control.drain();
+    }
+
+    /// Takes a final checkpoint that keeps all pending work (unbounded work included), commits
+    /// the sinks, and stops; [`wait`](Self::wait) returns `Ok`. With a checkpoint store, a
+    /// pipeline started again on the same store resumes exactly there: what a streaming job
+    /// wants on Ctrl-C. (A [`drain`](Self::drain) instead finishes bounded work and drops
+    /// unbounded work.)
+    pub fn stop(&self) {
+        self.control.request_stop();
     }
 
     /// Stops everything now; [`wait`](Self::wait) returns [`Error::Cancelled`].

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sdf_core::{Result, Timestamped};
 use sdf_core::testing::CountFn;
+use sdf_core::{Result, Timestamped};
 use sdf_runtime::{Error, Executor, MemoryStore, Pipeline, Sink};
 
 /// Slow (so that checkpoints spend their time waiting for it to drain its input), and fails on
@@ -43,7 +43,14 @@ async fn a_sink_failing_during_a_checkpoint_fails_the_pipeline() {
         let mut p = Pipeline::new();
         let inputs = p.from_iter("inputs", vec![("k".to_string(), 200_000)]);
         let counted = p.apply("count", inputs, CountFn);
-        p.sink("sink", counted, FailingSink { batches: 0, fail_at: 20 });
+        p.sink(
+            "sink",
+            counted,
+            FailingSink {
+                batches: 0,
+                fail_at: 20,
+            },
+        );
         let handle = Executor::builder()
             .workers(2)
             .batch_size(64)
@@ -54,7 +61,9 @@ async fn a_sink_failing_during_a_checkpoint_fails_the_pipeline() {
             .run(p);
         let result = tokio::time::timeout(Duration::from_secs(20), handle.wait())
             .await
-            .unwrap_or_else(|_| panic!("attempt {attempt}: the pipeline hung after its sink failed"));
+            .unwrap_or_else(|_| {
+                panic!("attempt {attempt}: the pipeline hung after its sink failed")
+            });
         let err = result.expect_err("the sink failed");
         assert!(
             matches!(&err, Error::Sink { .. }) || err.to_string().contains("sink"),

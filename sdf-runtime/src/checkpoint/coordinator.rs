@@ -63,6 +63,15 @@ impl Coordinator {
 
     /// Takes one checkpoint; `complete` marks the pipeline's last.
     pub async fn checkpoint(&mut self, complete: bool) -> Result<()> {
+        self.take(complete, true).await
+    }
+
+    /// Takes a checkpoint and leaves the pipeline paused: nothing runs after it.
+    pub async fn checkpoint_and_hold(&mut self) -> Result<()> {
+        self.take(false, false).await
+    }
+
+    async fn take(&mut self, complete: bool, resume: bool) -> Result<()> {
         let epoch = self.epoch;
         let control = Arc::clone(&self.control);
         control.set_pausing(true);
@@ -105,7 +114,9 @@ impl Coordinator {
                 .map_err(|e| Error::Internal(format!("the checkpoint writer panicked: {e}")))?
                 .map_err(|e| Error::Checkpoint(Box::new(e)))?;
         }
-        control.set_pausing(false);
+        if resume {
+            control.set_pausing(false);
+        }
         drop(quiet);
         for sink in &self.sinks {
             sink.commit(epoch, commits.remove(&sink.name).unwrap_or_default())
