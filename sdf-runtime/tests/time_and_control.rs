@@ -315,7 +315,14 @@ async fn stop_checkpoints_unbounded_work_and_a_restart_resumes_it() {
         let mut p = Pipeline::new();
         let ticks = p.from_iter("ticks", vec![()]);
         let out = p.apply("tick", ticks, Ticker);
-        p.sink("published", out, CommitSink { pending: Vec::new(), published: published.clone() });
+        p.sink(
+            "published",
+            out,
+            CommitSink {
+                pending: Vec::new(),
+                published: published.clone(),
+            },
+        );
         let handle = Executor::builder()
             .workers(1)
             .checkpoint_store(Arc::new(sdf_runtime::DirectoryStore::new(&state).unwrap()))
@@ -331,6 +338,10 @@ async fn stop_checkpoints_unbounded_work_and_a_restart_resumes_it() {
         assert!(after > before, "run {run} published nothing");
     }
     let values = published.lock().unwrap().clone();
-    assert_eq!(values, (0..values.len() as i64).collect::<Vec<_>>(), "each run resumed where the last stopped");
+    assert_eq!(
+        values,
+        (0..values.len() as i64).collect::<Vec<_>>(),
+        "each run resumed where the last stopped"
+    );
     std::fs::remove_dir_all(&state).unwrap();
 }
