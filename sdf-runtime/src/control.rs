@@ -27,6 +27,7 @@ pub(crate) struct Control {
     stopped: AtomicBool,
     /// A checkpoint is being taken: take no new work.
     pausing: AtomicBool,
+    paused: Notify,
     resumed: Notify,
     /// Workers and sources hold a read guard for each unit of work; a checkpoint holds the write
     /// guard, so while it is taken nothing runs.
@@ -43,6 +44,7 @@ impl Default for Control {
             stop: watch::Sender::new(false),
             stopped: AtomicBool::new(false),
             pausing: AtomicBool::new(false),
+            paused: Notify::new(),
             resumed: Notify::new(),
             gate: RwLock::new(()),
             finalizers: Mutex::new(Vec::new()),
@@ -104,9 +106,17 @@ impl Control {
 
     pub fn set_pausing(&self, pausing: bool) {
         self.pausing.store(pausing, Ordering::Release);
-        if !pausing {
+        if pausing {
+            self.paused.notify_waiters();
+        } else {
             self.resumed.notify_waiters();
         }
+    }
+
+    /// Resolves when a checkpoint starts pausing the pipeline (enable it before checking
+    /// `is_pausing`, as with any `Notify`).
+    pub fn pause_started(&self) -> tokio::sync::futures::Notified<'_> {
+        self.paused.notified()
     }
 
     pub fn is_pausing(&self) -> bool {

@@ -355,6 +355,19 @@ fn flatten(
     }
 }
 
+/// Reads a pipeline's metrics; cheap to clone, valid after the pipeline ended.
+#[derive(Debug, Clone)]
+pub struct MetricsHandle {
+    counters: Vec<Arc<Counters>>,
+}
+
+impl MetricsHandle {
+    /// A snapshot of every stage's metrics, in the order the stages were added.
+    pub fn snapshot(&self) -> Vec<StageMetrics> {
+        self.counters.iter().map(|c| c.snapshot()).collect()
+    }
+}
+
 /// A running pipeline: metrics, drain, cancel, and its completion.
 #[derive(Debug)]
 pub struct PipelineHandle {
@@ -367,6 +380,13 @@ impl PipelineHandle {
     /// A snapshot of every stage's metrics, in the order the stages were added.
     pub fn metrics(&self) -> Vec<StageMetrics> {
         self.counters.iter().map(|c| c.snapshot()).collect()
+    }
+
+    /// A handle that reads the metrics while [`wait`](Self::wait) runs, and after.
+    pub fn metrics_handle(&self) -> MetricsHandle {
+        MetricsHandle {
+            counters: self.counters.clone(),
+        }
     }
 
     /// Stops taking input, truncates unbounded work (`truncate_restriction`), finishes bounded
@@ -394,8 +414,14 @@ impl PipelineHandle {
     }
 
     /// Waits for the pipeline to finish.
-    pub async fn wait(self) -> Result<()> {
-        match self.supervisor.await {
+    pub async fn wait(mut self) -> Result<()> {
+        self.completion().await
+    }
+
+    /// Waits for the pipeline to finish, keeping the handle: `select!` it against a signal,
+    /// then [`stop`](Self::stop) and wait again.
+    pub async fn completion(&mut self) -> Result<()> {
+        match (&mut self.supervisor).await {
             Ok(result) => result,
             Err(e) if e.is_cancelled() => Err(Error::Cancelled),
             Err(e) => Err(Error::Internal(format!(

@@ -63,7 +63,7 @@ pub use checkpoint::store::{CheckpointError, CheckpointStore, DirectoryStore, Me
 pub use config::Config;
 pub use dead_letter::DeadLetter;
 pub use error::{Error, Result};
-pub use executor::{Executor, ExecutorBuilder, PipelineHandle};
+pub use executor::{Executor, ExecutorBuilder, MetricsHandle, PipelineHandle};
 pub use metrics::StageMetrics;
 pub use pipeline::{Collected, PCollection, Pipeline, SourceSender};
 pub use sink::Sink;

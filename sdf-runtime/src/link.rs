@@ -76,6 +76,17 @@ impl<T> LinkReceiver<T> {
     }
 }
 
+impl<T> Drop for LinkReceiver<T> {
+    /// Nobody will handle what is still in the channel, or what is sent from now on: close it,
+    /// and count what is left as handled, so that no checkpoint waits for it.
+    fn drop(&mut self) {
+        self.rx.close();
+        while self.rx.try_recv().is_ok() {
+            self.counters.handled.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
 pub(crate) fn link<T>(capacity: usize) -> (LinkSender<T>, LinkReceiver<T>) {
     let (tx, rx) = mpsc::channel(capacity);
     let counters = Arc::new(LinkCounters::default());

@@ -119,7 +119,7 @@ impl<T: Send + 'static> Sink<T> for CollectSink<T> {
 /// For exactly-once ingestion, read from a source that can resume (an SDF over files or a log).
 #[derive(Debug)]
 pub struct SourceSender<T> {
-    tx: LinkSender<T>,
+    tx: mpsc::Sender<Message<T>>,
 }
 
 impl<T> Clone for SourceSender<T> {
@@ -284,7 +284,29 @@ impl Pipeline {
         name: &str,
     ) -> (SourceSender<T>, PCollection<T>) {
         self.name(name);
-        let (tx, out) = self.channel();
+        let (link, out) = self.channel();
+        let (tx, mut rx) = mpsc::channel(self.channel_capacity);
+        // Forwards what the user sends until the senders are dropped or the pipeline drains: a
+        // drain stops taking input here, at the source, and the stages finish what they have.
+        self.tasks.push((
+            name.to_string(),
+            Box::new(move |env: Env| {
+                Box::pin(async move {
+                    loop {
+                        let message = tokio::select! {
+                            m = rx.recv() => m,
+                            _ = env.control.draining() => None,
+                        };
+                        let Some(message) = message else {
+                            return Ok(());
+                        };
+                        if link.send(message).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                })
+            }),
+        ));
         (SourceSender { tx }, out)
     }
 

@@ -119,7 +119,9 @@ impl<F: SplittableDoFn> Stage<F> {
         // loop with the runtime's handle, so timers and tokio I/O work inside `process`.
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(Arc::clone(&self).intake(input));
-        tasks.spawn(Arc::clone(&self).watch_deadlines());
+        // Outside the set: it only serves running calls, and is stopped when the workers are
+        // done rather than waited for.
+        let watcher = tokio::spawn(Arc::clone(&self).watch_deadlines());
         let runtime = tokio::runtime::Handle::current();
         for i in 0..self.config.workers.max(1) {
             let (done, finished) = tokio::sync::oneshot::channel();
@@ -148,6 +150,7 @@ impl<F: SplittableDoFn> Stage<F> {
                 result = r;
             }
         }
+        watcher.abort();
         if let Some(fatal) = self.lock().fatal.take() {
             result = Err(fatal);
         }
@@ -156,7 +159,14 @@ impl<F: SplittableDoFn> Stage<F> {
             .await
             .map_err(|e| self.dofn_error("teardown", e))?;
         if result.is_ok() {
-            self.advance_watermark(Timestamp::MAX).await;
+            // The end of the output, sent once: `publish_watermark` may have sent it already.
+            let first = {
+                let mut s = self.lock();
+                std::mem::replace(&mut s.emitted_watermark, Timestamp::MAX) < Timestamp::MAX
+            };
+            if first {
+                self.advance_watermark(Timestamp::MAX).await;
+            }
         }
         result
     }
@@ -166,10 +176,10 @@ impl<F: SplittableDoFn> Stage<F> {
     async fn intake(self: Arc<Self>, mut input: LinkReceiver<F::Input>) -> Result<()> {
         let limit = self.config.queue_per_worker * self.config.workers.max(1);
         loop {
-            let message = tokio::select! {
-                m = input.recv() => m,
-                _ = self.control.draining() => None,
-            };
+            // A stage reads its input until upstream closes it, drain or not: only sources stop
+            // on a drain, and what upstream still produces must be handled (and counted, or the
+            // last checkpoint would wait for it for ever).
+            let message = input.recv().await;
             match message {
                 Some(Message::Batch(batch)) => {
                     for element in batch {
@@ -181,6 +191,13 @@ impl<F: SplittableDoFn> Stage<F> {
                     {
                         let mut s = self.lock();
                         s.input_watermark = s.input_watermark.max(w);
+                    }
+                    if w == Timestamp::MAX {
+                        // The end of the input: every producer sends +∞ when it finishes (the
+                        // channel itself may stay open: a finished stage stays registered for
+                        // checkpoints, and with it its sender).
+                        input.handled();
+                        break;
                     }
                     self.publish_watermark().await;
                 }
@@ -244,18 +261,24 @@ impl<F: SplittableDoFn> Stage<F> {
 
     async fn wait_for_space(&self, limit: usize) {
         loop {
+            // Woken when workers free space, or when a checkpoint starts: while it is taken the
+            // workers free nothing, and the queue must take in-flight messages whatever its
+            // size (the checkpoint waits for every link to drain).
             let space = self.space.notified();
-            tokio::pin!(space);
+            let paused = self.control.pause_started();
+            tokio::pin!(space, paused);
             space.as_mut().enable();
-            // While a checkpoint is taken the queue must take in-flight messages whatever its
-            // size: the checkpoint waits for every link to drain.
+            paused.as_mut().enable();
             if self.lock().queue.len() < limit
                 || self.control.is_stopped()
                 || self.control.is_pausing()
             {
                 return;
             }
-            space.await;
+            tokio::select! {
+                _ = space => {}
+                _ = paused => {}
+            }
         }
     }
 
