@@ -1,0 +1,178 @@
+//! `sdf read`: a bounded read of file patterns.
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use clap::Args;
+use sdf_connectors::{
+    Csv, EmptyMatch, FileFormat, FileMetadata, Json, MatchOptions, ReadCsv, ReadJsonLines,
+    ReadText, Text, WriteFiles, match_pattern,
+};
+use sdf_runtime::{Executor, PCollection, Pipeline};
+
+use crate::Format;
+use crate::report::{Progress, bytes, find, human};
+use crate::sinks::{CountSink, PrintSink};
+
+#[derive(Debug, Args)]
+pub(crate) struct ReadArgs {
+    /// File patterns, quoted (e.g. 'data/**/*.csv').
+    #[arg(required = true, value_name = "PATTERN")]
+    patterns: Vec<String>,
+    /// How the files' records are framed.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the records into this directory (files appear whole when the read ends) instead
+    /// of printing them.
+    #[arg(long, value_name = "DIR", conflicts_with = "count")]
+    out: Option<PathBuf>,
+    /// Print only the number of records, on stdout.
+    #[arg(long)]
+    count: bool,
+    /// Parallel workers [default: the number of cores].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// CSV whose quoted fields may contain newlines: each file is then read whole.
+    #[arg(long)]
+    multiline: bool,
+    /// No progress and no summary on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    /// A pattern that matches no file is fine (otherwise it is an error).
+    #[arg(long)]
+    allow_empty: bool,
+}
+
+/// Every file the patterns match, each once, in pattern order. A pattern that matches nothing
+/// is an error unless `allow_empty`.
+pub(crate) fn expand(
+    patterns: &[String],
+    allow_empty: bool,
+) -> Result<Vec<FileMetadata>, Box<dyn Error>> {
+    let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let options = MatchOptions {
+        empty_match: EmptyMatch::Allow,
+        ..MatchOptions::default()
+    };
+    for pattern in patterns {
+        let matched = match_pattern(pattern, options)?;
+        if matched.is_empty() && !allow_empty {
+            return Err(format!(
+                "no file matches '{pattern}': check the path (quote the pattern so the shell does not expand it), \
+                 or pass --allow-empty"
+            )
+            .into());
+        }
+        for file in matched {
+            if seen.insert(file.path.clone()) {
+                files.push(file);
+            }
+        }
+    }
+    Ok(files)
+}
+
+pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
+    let files = expand(&args.patterns, args.allow_empty)?;
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let mut p = Pipeline::new();
+    let source = p.from_iter("files", files.clone());
+    let counted = Arc::new(AtomicU64::new(0));
+    match args.format {
+        Format::Text => {
+            let lines = p.apply("read", source, ReadText::new());
+            end(
+                &mut p,
+                lines,
+                &args,
+                &counted,
+                |line: &String, out| out.extend_from_slice(line.as_bytes()),
+                Text::new(),
+            )?;
+        }
+        Format::Csv => {
+            let rows = p.apply(
+                "read",
+                source,
+                ReadCsv::<Vec<String>>::new().multiline(args.multiline),
+            );
+            end(&mut p, rows, &args, &counted, json, Csv::new())?;
+        }
+        Format::Jsonl => {
+            let values = p.apply("read", source, ReadJsonLines::<serde_json::Value>::new());
+            end(&mut p, values, &args, &counted, json, Json::lines())?;
+        }
+    }
+    let mut builder = Executor::builder();
+    if let Some(workers) = args.workers {
+        builder = builder.workers(workers);
+    }
+    let handle = builder.build().run(p);
+    let metrics = handle.metrics_handle();
+    let progress = Progress::start(metrics.clone(), "read", total, args.quiet);
+    let result = handle.wait().await;
+    let wall = progress.finish();
+    result?;
+    let m = metrics.snapshot();
+    let read = find(&m, "read").cloned().unwrap_or_default();
+    if args.count {
+        println!("{}", counted.load(Ordering::Relaxed));
+    }
+    if !args.quiet {
+        let seconds = wall.as_secs_f64().max(1e-9);
+        eprintln!(
+            "sdf: read {} file{}, {} records, {} in {:.2} s ({}/s, {} records/s); {} dynamic splits",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            read.outputs,
+            bytes(total),
+            seconds,
+            bytes((total as f64 / seconds) as u64),
+            human(read.outputs as f64 / seconds),
+            read.dynamic_splits,
+        );
+    }
+    Ok(())
+}
+
+/// Ends the records in the sink the arguments ask for: a count, a directory, or stdout.
+fn end<T, F>(
+    p: &mut Pipeline,
+    records: PCollection<T>,
+    args: &ReadArgs,
+    counted: &Arc<AtomicU64>,
+    render: fn(&T, &mut Vec<u8>),
+    format: F,
+) -> Result<(), Box<dyn Error>>
+where
+    T: Send + 'static,
+    F: FileFormat<T>,
+{
+    if args.count {
+        p.sink("count", records, CountSink(Arc::clone(counted)));
+    } else if let Some(dir) = &args.out {
+        let files = WriteFiles::builder(dir, format).build::<T>()?;
+        p.sink("out", records, files);
+    } else {
+        p.sink(
+            "print",
+            records,
+            PrintSink {
+                render,
+                count: Arc::clone(counted),
+                buffer: Vec::new(),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// A record as one line of JSON.
+fn json<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) {
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.extend_from_slice(b"null");
+    }
+}

@@ -1,0 +1,63 @@
+//! The small sinks of the command line: count, print.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use sdf_core::Timestamped;
+use sdf_runtime::Sink;
+
+/// Counts records.
+pub(crate) struct CountSink(pub Arc<AtomicU64>);
+
+#[async_trait]
+impl<T: Send + 'static> Sink<T> for CountSink {
+    type Commit = ();
+
+    async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+    async fn prepare(&mut self, _: u64) -> sdf_core::Result<()> {
+        Ok(())
+    }
+    async fn commit(&mut self, _: u64, _: ()) -> sdf_core::Result<()> {
+        Ok(())
+    }
+}
+
+/// Prints one line per record on stdout, with `render`; counts them too.
+pub(crate) struct PrintSink<T> {
+    pub render: fn(&T, &mut Vec<u8>),
+    pub count: Arc<AtomicU64>,
+    pub buffer: Vec<u8>,
+}
+
+#[async_trait]
+impl<T: Send + 'static> Sink<T> for PrintSink<T> {
+    type Commit = ();
+
+    async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
+        self.buffer.clear();
+        for record in &batch {
+            (self.render)(&record.value, &mut self.buffer);
+            self.buffer.push(b'\n');
+        }
+        let mut out = std::io::stdout().lock();
+        match out.write_all(&self.buffer).and_then(|_| out.flush()) {
+            Ok(()) => {}
+            // The reader of our output went away (`| head`): stop quietly.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(e) => return Err(sdf_core::Error::user("writing to stdout", e)),
+        }
+        self.count.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+    async fn prepare(&mut self, _: u64) -> sdf_core::Result<()> {
+        Ok(())
+    }
+    async fn commit(&mut self, _: u64, _: ()) -> sdf_core::Result<()> {
+        Ok(())
+    }
+}

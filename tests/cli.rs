@@ -1,0 +1,232 @@
+//! The `sdf` binary, as a user runs it.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn sdf() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sdf"))
+}
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sdf-cli-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The records of a text file by the line contract: split on `\n`, one trailing `\r` dropped, a
+/// last piece without `\n` counts if it is not empty.
+fn line_count(path: &Path) -> usize {
+    let bytes = fs::read(path).unwrap();
+    let pieces = bytes.split(|&b| b == b'\n').count();
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        pieces - 1
+    } else {
+        pieces
+    }
+}
+
+fn count(args: &[&str]) -> u64 {
+    let out = sdf()
+        .args(args)
+        .arg("--count")
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn read_counts_what_a_line_count_counts() {
+    let logs = samples().join("logs");
+    let want: usize = fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| line_count(&e.unwrap().path()))
+        .sum();
+    let pattern = format!("{}/*.log", logs.display());
+    assert_eq!(count(&["read", pattern.as_str()]), want as u64);
+    assert_eq!(want, 2150, "samples/README.md says so");
+}
+
+#[test]
+fn read_counts_csv_and_json_lines_records() {
+    let tables = samples().join("tables");
+    let csv = tables.join("orders.csv").display().to_string();
+    let jsonl = tables.join("events.jsonl").display().to_string();
+    assert_eq!(
+        count(&["read", &csv, "--format", "csv", "--multiline"]),
+        500
+    );
+    assert_eq!(count(&["read", &jsonl, "--format", "jsonl"]), 800);
+}
+
+#[test]
+fn a_pattern_matching_nothing_is_an_error_that_names_it() {
+    let out = sdf()
+        .args(["read", "/nonexistent/sdf/*.log", "--count"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/sdf/*.log") && stderr.contains("--allow-empty"),
+        "{stderr}"
+    );
+}
+
+/// Every line of the files under `dir` (the staging directory excluded), with its count.
+fn published_lines(dir: &Path) -> HashMap<String, usize> {
+    let mut lines = HashMap::new();
+    for entry in fs::read_dir(dir).into_iter().flatten() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            for line in fs::read_to_string(&path).unwrap().lines() {
+                *lines.entry(line.to_string()).or_default() += 1;
+            }
+        }
+    }
+    lines
+}
+
+#[test]
+fn read_writes_every_record_to_out() {
+    let out = temp_dir("read-out");
+    let pattern = format!("{}/*.log", samples().join("logs").display());
+    let status = sdf()
+        .args(["read", &pattern, "--quiet", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let published = published_lines(&out);
+    assert_eq!(published.values().sum::<usize>(), 2150);
+    fs::remove_dir_all(&out).unwrap();
+}
+
+/// Writes a file of `n` lines named `name` into `inbox`, whole: written beside it, then renamed.
+fn drop_file(inbox: &Path, name: &str, n: usize) -> Vec<String> {
+    let lines: Vec<String> = (0..n).map(|i| format!("{name} line {i}")).collect();
+    let staging = inbox.parent().unwrap().join(format!(".{name}.tmp"));
+    let mut f = fs::File::create(&staging).unwrap();
+    for line in &lines {
+        writeln!(f, "{line}").unwrap();
+    }
+    f.sync_all().unwrap();
+    fs::rename(&staging, inbox.join(name)).unwrap();
+    lines
+}
+
+fn wait_for(out: &Path, total: usize) -> HashMap<String, usize> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let published = published_lines(out);
+        if published.values().sum::<usize>() >= total || Instant::now() > deadline {
+            return published;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn watch_resumes_after_kill_9_without_losing_or_duplicating() {
+    let dir = temp_dir("watch");
+    let (inbox, out, state) = (dir.join("inbox"), dir.join("out"), dir.join("state"));
+    fs::create_dir_all(&inbox).unwrap();
+    let pattern = format!("{}/*.txt", inbox.display());
+    let watch = || {
+        sdf()
+            .args([
+                "watch",
+                &pattern,
+                "--poll",
+                "50ms",
+                "--checkpoint",
+                "20ms",
+                "--status",
+                "0",
+                "--out",
+            ])
+            .arg(&out)
+            .arg("--state")
+            .arg(&state)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut want = Vec::new();
+    let mut child = watch();
+    for round in 0..4 {
+        for i in 0..3 {
+            want.extend(drop_file(&inbox, &format!("r{round}-f{i}.txt"), 200));
+        }
+        // Kill it for real at a moment that depends on the round: mid-file or after a commit.
+        std::thread::sleep(Duration::from_millis(30 + 40 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        child = watch();
+    }
+    // A last file, for the last process: once it is published, that process is running.
+    want.extend(drop_file(&inbox, "last.txt", 10));
+    let published = wait_for(&out, want.len());
+    // Stop it the way a user does: SIGINT, then it saves a checkpoint and exits cleanly.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "sdf watch exited with {status} on SIGINT");
+    let mut expected: HashMap<String, usize> = HashMap::new();
+    for line in want {
+        *expected.entry(line).or_default() += 1;
+    }
+    assert_eq!(published.len(), expected.len(), "lines lost");
+    assert_eq!(published, expected, "every line exactly once");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tail_prints_lines_as_they_are_appended() {
+    let dir = temp_dir("tail");
+    let log = dir.join("app.log");
+    fs::write(&log, "first\n").unwrap();
+    let pattern = format!("{}/*.log", dir.display());
+    let mut child = sdf()
+        .args(["tail", &pattern, "--poll", "20ms"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "first\n");
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(b"second\n")
+        .unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "second\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+}
