@@ -105,6 +105,8 @@ mod format;
 mod frame;
 mod jsonl;
 mod options;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod range;
 mod reader;
 mod source;
@@ -116,6 +118,8 @@ pub use format::{Format, Record, RecordContext, WithMetadata};
 pub use frame::Framing;
 pub use jsonl::{JsonLines, ReadJsonLines};
 pub use options::TooLong;
+#[cfg(feature = "parquet")]
+pub use self::parquet::ReadParquet;
 pub use range::{Access, FilePosition, FileRange, FileRangeTracker};
 pub use reader::ReadFile;
 pub use source::OnChange;
