@@ -28,3 +28,7 @@ pub use write::{
 };
 #[cfg(feature = "testing")]
 pub use write::{FaultInjector, IoStep};
+#[cfg(feature = "parquet")]
+pub use read::ReadParquet;
+#[cfg(feature = "parquet")]
+pub use write::{Parquet, WriteParquet};

@@ -6,6 +6,8 @@ mod builder;
 mod faults;
 mod format;
 mod naming;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod publish;
 mod sink;
 mod staging;
@@ -15,5 +17,7 @@ pub use builder::WriteFilesBuilder;
 pub use faults::{FaultInjector, IoStep};
 pub use format::{Csv, EncodeError, FileFormat, Json, Text};
 pub use naming::FileNaming;
+#[cfg(feature = "parquet")]
+pub use parquet::{Parquet, WriteParquet};
 pub use publish::{StagedFile, WriteCommit};
 pub use sink::WriteFiles;
