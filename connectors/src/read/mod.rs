@@ -98,6 +98,10 @@
 //! modification time changed fails the call, whose output the runtime then discards). A file
 //! that ends before its listed size fails wherever that is found. Nothing is lost silently.
 
+#[cfg(feature = "arrow")]
+mod arrow;
+#[cfg(feature = "arrow")]
+mod cache;
 mod codec;
 mod csv;
 mod cursor;
@@ -112,6 +116,8 @@ mod reader;
 mod source;
 mod text;
 
+#[cfg(feature = "arrow")]
+pub use self::arrow::{BatchState, CsvBatches, JsonBatches, ReadCsvBatches, ReadJsonBatches};
 pub use self::csv::{Csv, CsvState, ReadCsv};
 pub use codec::{Codec, Compression};
 pub use format::{Format, Record, RecordContext, WithMetadata};

@@ -2,10 +2,9 @@
 //! and the Arrow reader's metadata. Every problem found here is an [`Error::BadFile`] naming
 //! the file and the offset of what is wrong.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
@@ -168,41 +167,4 @@ fn row_groups(file: &FileMetadata, meta: &ParquetMetaData, data_end: u64) -> Res
         ));
     }
     Ok(row_groups)
-}
-
-/// The footers of the files read last, so that the calls on the pieces of a file decode its
-/// footer once. Keyed by the whole listing (path, size, modification time): a file listed
-/// again after a change is read afresh.
-#[derive(Debug)]
-pub(crate) struct FooterCache {
-    capacity: usize,
-    entries: Mutex<VecDeque<(FileMetadata, Arc<Footer>)>>,
-}
-
-impl FooterCache {
-    pub fn new(capacity: usize) -> Self {
-        FooterCache {
-            capacity,
-            entries: Mutex::new(VecDeque::new()),
-        }
-    }
-
-    /// The footer of `file`, from the cache or read (outside the lock).
-    pub fn footer(&self, file: &FileMetadata) -> Result<Arc<Footer>> {
-        let lock = || self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, footer)) = lock().iter().find(|(f, _)| f == file) {
-            return Ok(Arc::clone(footer));
-        }
-        let footer = Arc::new(read_footer(file)?);
-        if self.capacity > 0 {
-            let mut entries = lock();
-            if !entries.iter().any(|(f, _)| f == file) {
-                if entries.len() >= self.capacity {
-                    entries.pop_front();
-                }
-                entries.push_back((file.clone(), Arc::clone(&footer)));
-            }
-        }
-        Ok(footer)
-    }
 }

@@ -78,7 +78,8 @@ use sdf_core::{
     SharedTracker, SplittableDoFn,
 };
 
-use self::footer::{Footer, FooterCache, bad};
+use self::footer::{Footer, bad, read_footer};
+use super::cache::ListingCache;
 use crate::error::{Error, Location, Result};
 use crate::file::FileMetadata;
 
@@ -90,7 +91,7 @@ pub struct ReadParquet {
     columns: Option<Arc<[String]>>,
     batch_size: usize,
     min_split_size: u64,
-    footers: Arc<FooterCache>,
+    footers: Arc<ListingCache<Footer>>,
 }
 
 impl Default for ReadParquet {
@@ -106,7 +107,7 @@ impl ReadParquet {
             columns: None,
             batch_size: 8192,
             min_split_size: 1 << 20,
-            footers: Arc::new(FooterCache::new(16)),
+            footers: Arc::new(ListingCache::new(16)),
         }
     }
 
@@ -131,7 +132,7 @@ impl ReadParquet {
 
     /// How many files' footers are kept (default 16; 0: every call reads its file's footer).
     pub fn cached_footers(mut self, files: usize) -> Self {
-        self.footers = Arc::new(FooterCache::new(files));
+        self.footers = Arc::new(ListingCache::new(files));
         self
     }
 
@@ -158,7 +159,7 @@ impl ReadParquet {
                 hint: "",
             });
         }
-        self.footers.footer(file)
+        self.footers.get_or_try(file, || read_footer(file))
     }
 
     /// The projection of a call: the mask of root columns, and where each requested column is
