@@ -38,7 +38,10 @@ fn rows(path: &Path) -> Result<Vec<String>, Box<dyn std::error::Error>> {
         writer.write(batch)?;
     }
     writer.finish()?;
-    Ok(String::from_utf8(out)?.lines().map(str::to_string).collect())
+    Ok(String::from_utf8(out)?
+        .lines()
+        .map(str::to_string)
+        .collect())
 }
 
 /// Converts `jsonl` into one Parquet file in `dir`; returns its path.
@@ -46,31 +49,60 @@ fn convert(jsonl: &Path, dir: &Path) -> Result<PathBuf, Box<dyn std::error::Erro
     let mut p = Pipeline::new();
     let files = p.from_iter("files", [listed(jsonl)?]);
     let batches = p.apply("read", files, ReadJsonBatches::new().batch_rows(100));
-    let sink: WriteParquet = WriteFiles::builder(dir, Parquet::new().row_group_rows(100)).build()?;
+    let sink: WriteParquet =
+        WriteFiles::builder(dir, Parquet::new().row_group_rows(100)).build()?;
     p.sink("parquet", batches, sink);
     // One worker: the batches reach the file in the order of the lines.
     Executor::builder().workers(1).build().run_blocking(p)?;
     Ok(dir.join("part-000001-000.parquet"))
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/tables");
-    let dir = std::env::temp_dir().join(format!("sdf-parquet-sample-{}", std::process::id()));
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/tables")
+}
+
+/// Makes the file in a fresh temporary directory `name`; returns the directory and the file.
+fn make(name: &str) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("sdf-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let made = convert(&samples.join("events.jsonl"), &dir)?;
+    let made = convert(&samples().join("events.jsonl"), &dir)?;
+    Ok((dir, made))
+}
+
+/// Checks that the committed sample holds the rows the conversion makes.
+fn check(made: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let committed = samples().join("events.parquet");
+    let (want, got) = (rows(made)?, rows(&committed)?);
+    assert_eq!(want.len(), 800);
+    assert_eq!(
+        got,
+        want,
+        "{} is out of date: remake it",
+        committed.display()
+    );
+    println!("{} holds the 800 rows of events.jsonl", committed.display());
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (dir, made) = make("parquet-sample")?;
     match std::env::args_os().nth(1) {
         Some(target) => {
             std::fs::copy(&made, &target)?;
             println!("wrote {}", Path::new(&target).display());
         }
-        None => {
-            let committed = samples.join("events.parquet");
-            let (want, got) = (rows(&made)?, rows(&committed)?);
-            assert_eq!(want.len(), 800);
-            assert_eq!(got, want, "{} is out of date: remake it", committed.display());
-            println!("{} holds the 800 rows of events.jsonl", committed.display());
-        }
+        None => check(&made)?,
     }
     std::fs::remove_dir_all(&dir)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_sample_holds_the_rows_of_events_jsonl() {
+        let (dir, made) = super::make("parquet-sample-test").unwrap();
+        super::check(&made).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -92,8 +92,14 @@ fn a_pattern_matching_nothing_is_an_error_that_names_it() {
 }
 
 /// `sdf read ARGS --quiet`: its stdout, after checking that it succeeded.
+#[cfg(feature = "parquet")]
 fn read_stdout(args: &[&str]) -> String {
-    let out = sdf().arg("read").args(args).arg("--quiet").output().unwrap();
+    let out = sdf()
+        .arg("read")
+        .args(args)
+        .arg("--quiet")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -128,7 +134,13 @@ fn read_parquet_prints_counts_and_projects_rows() {
     );
     // --out writes Parquet again, which reads back whole.
     let out = temp_dir("read-parquet-out");
-    read_stdout(&[&parquet, "--format", "parquet", "--out", &out.display().to_string()]);
+    read_stdout(&[
+        &parquet,
+        "--format",
+        "parquet",
+        "--out",
+        &out.display().to_string(),
+    ]);
     let written = format!("{}/*.parquet", out.display());
     assert_eq!(count(&["read", &written, "--format", "parquet"]), 800);
     fs::remove_dir_all(&out).unwrap();
@@ -140,12 +152,22 @@ fn read_parquet_names_a_missing_column_and_a_file_that_is_not_parquet() {
     let tables = samples().join("tables");
     let parquet = tables.join("events.parquet").display().to_string();
     let out = sdf()
-        .args(["read", &parquet, "--format", "parquet", "--columns", "id,nope"])
+        .args([
+            "read",
+            &parquet,
+            "--format",
+            "parquet",
+            "--columns",
+            "id,nope",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("events.parquet") && stderr.contains("\"nope\""), "{stderr}");
+    assert!(
+        stderr.contains("events.parquet") && stderr.contains("\"nope\""),
+        "{stderr}"
+    );
     let jsonl = tables.join("events.jsonl").display().to_string();
     let out = sdf()
         .args(["read", &jsonl, "--format", "parquet", "--count"])
@@ -153,7 +175,10 @@ fn read_parquet_names_a_missing_column_and_a_file_that_is_not_parquet() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("events.jsonl") && stderr.contains("PAR1"), "{stderr}");
+    assert!(
+        stderr.contains("events.jsonl") && stderr.contains("PAR1"),
+        "{stderr}"
+    );
     let out = sdf()
         .args(["read", &jsonl, "--columns", "id", "--count"])
         .output()

@@ -21,8 +21,16 @@ use sdf_core::testing::{check_sdf_exhaustive, run_to_completion};
 fn csv_text(n: usize) -> String {
     let mut s = String::from("id,name,score\n");
     for i in 0..n {
-        let name = if i % 6 == 2 { String::new() } else { format!("\"n{i}, \"\"q\"\"\"") };
-        let score = if i % 4 == 0 { String::new() } else { format!("{}.5", i) };
+        let name = if i % 6 == 2 {
+            String::new()
+        } else {
+            format!("\"n{i}, \"\"q\"\"\"")
+        };
+        let score = if i % 4 == 0 {
+            String::new()
+        } else {
+            format!("{}.5", i)
+        };
         s.push_str(&format!("{i},{name},{score}\n"));
         if i % 9 == 4 {
             s.push('\n'); // blank lines are skipped
@@ -35,7 +43,9 @@ fn json_text(n: usize) -> String {
     let mut s = String::new();
     for i in 0..n {
         if i % 3 == 0 {
-            s.push_str(&format!("{{\"id\": {i}, \"tags\": [\"a{i}\"], \"ok\": true}}\r\n"));
+            s.push_str(&format!(
+                "{{\"id\": {i}, \"tags\": [\"a{i}\"], \"ok\": true}}\r\n"
+            ));
         } else {
             s.push_str(&format!("{{\"id\": {i}, \"note\": \"line {i}\"}}\n"));
         }
@@ -140,7 +150,10 @@ fn a_given_schema_is_used_and_a_record_that_does_not_fit_names_its_batch() {
     let good = dir.file("b.csv", "id,name\n1,a\n2,b\n");
     let batches = run_to_completion(&read, &good).unwrap();
     assert_eq!(batches[0].schema(), schema);
-    assert_eq!(rows(&batches), [r#"{"key":1,"label":"a"}"#, r#"{"key":2,"label":"b"}"#]);
+    assert_eq!(
+        rows(&batches),
+        [r#"{"key":1,"label":"a"}"#, r#"{"key":2,"label":"b"}"#]
+    );
 }
 
 #[test]

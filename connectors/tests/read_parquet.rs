@@ -7,17 +7,21 @@ mod columnar_support;
 mod read_support;
 
 use arrow_array::RecordBatch;
-use columnar_support::{
-    BatchRows, flat_batch, nested_batch, reference_rows, rows, write_parquet,
-};
+use columnar_support::{BatchRows, flat_batch, nested_batch, reference_rows, rows, write_parquet};
 use parquet::basic::{Compression, GzipLevel};
 use read_support::{TempDir, listed};
 use sdf_connectors::FileMetadata;
 use sdf_connectors::read::ReadParquet;
-use sdf_core::{SplittableDoFn, WatermarkEstimator};
 use sdf_core::testing::{check_sdf_exhaustive, run_to_completion};
+use sdf_core::{SplittableDoFn, WatermarkEstimator};
 
-fn file_of(dir: &TempDir, name: &str, batches: &[RecordBatch], group: usize, codec: Compression) -> FileMetadata {
+fn file_of(
+    dir: &TempDir,
+    name: &str,
+    batches: &[RecordBatch],
+    group: usize,
+    codec: Compression,
+) -> FileMetadata {
     let path = dir.path().join(name);
     write_parquet(&path, batches, group, codec);
     listed(&path)
@@ -46,7 +50,10 @@ fn every_split_reads_every_row_once_for_each_schema_and_codec() {
             assert_eq!(got, want, "{schema} {codec:?}");
             let report = check_sdf_exhaustive(&BatchRows(read), &file)
                 .unwrap_or_else(|v| panic!("{schema} {codec:?}: {v}"));
-            assert_eq!(report.claims, 10, "{schema} {codec:?}: 10 row groups claimed");
+            assert_eq!(
+                report.claims, 10,
+                "{schema} {codec:?}: 10 row groups claimed"
+            );
             assert!(report.splits > 0 && report.checkpoints > 0, "{report:?}");
         }
     }
@@ -55,7 +62,13 @@ fn every_split_reads_every_row_once_for_each_schema_and_codec() {
 #[test]
 fn batches_hold_at_most_batch_size_rows_of_one_row_group() {
     let dir = TempDir::new("parquet-batches");
-    let file = file_of(&dir, "a.parquet", &[flat_batch(0, 100)], 30, Compression::SNAPPY);
+    let file = file_of(
+        &dir,
+        "a.parquet",
+        &[flat_batch(0, 100)],
+        30,
+        Compression::SNAPPY,
+    );
     let batches = run_to_completion(&ReadParquet::new().batch_size(20), &file).unwrap();
     let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
     assert_eq!(sizes, [20, 10, 20, 10, 20, 10, 10]);
@@ -64,7 +77,13 @@ fn batches_hold_at_most_batch_size_rows_of_one_row_group() {
 #[test]
 fn initial_pieces_are_cut_at_row_group_starts_and_none_is_empty() {
     let dir = TempDir::new("parquet-pieces");
-    let file = file_of(&dir, "a.parquet", &[flat_batch(0, 400)], 20, Compression::UNCOMPRESSED);
+    let file = file_of(
+        &dir,
+        "a.parquet",
+        &[flat_batch(0, 400)],
+        20,
+        Compression::UNCOMPRESSED,
+    );
     let read = ReadParquet::new().min_split_size(1);
     let whole = read.initial_restriction(&file).unwrap();
     assert_eq!((whole.start(), whole.end()), (0, file.size as i64));
@@ -94,7 +113,9 @@ fn one_call(
     let mut wm = sdf_core::ManualWatermarkEstimator::from_state(sdf_core::Timestamp::MIN);
     futures::executor::block_on(async {
         let mut out = sdf_core::Output::new(&mut emitter, sdf_core::Timestamp::MIN, 1);
-        read.process(file, tracker, &mut out, &mut wm).await.unwrap();
+        read.process(file, tracker, &mut out, &mut wm)
+            .await
+            .unwrap();
         out.flush().await.unwrap();
     });
     let batches: Vec<RecordBatch> = emitter.records.into_iter().map(|t| t.value).collect();
@@ -104,7 +125,13 @@ fn one_call(
 #[test]
 fn projection_reads_the_named_columns_in_the_order_given() {
     let dir = TempDir::new("parquet-projection");
-    let file = file_of(&dir, "a.parquet", &[nested_batch(0, 60)], 16, Compression::SNAPPY);
+    let file = file_of(
+        &dir,
+        "a.parquet",
+        &[nested_batch(0, 60)],
+        16,
+        Compression::SNAPPY,
+    );
     let read = ReadParquet::new().columns(["values", "id"]);
     let batches = run_to_completion(&read, &file).unwrap();
     let names: Vec<String> = batches[0]
@@ -123,17 +150,32 @@ fn projection_reads_the_named_columns_in_the_order_given() {
 #[test]
 fn an_unknown_column_names_the_file_and_the_columns_it_has() {
     let dir = TempDir::new("parquet-bad-column");
-    let file = file_of(&dir, "a.parquet", &[flat_batch(0, 10)], 5, Compression::SNAPPY);
+    let file = file_of(
+        &dir,
+        "a.parquet",
+        &[flat_batch(0, 10)],
+        5,
+        Compression::SNAPPY,
+    );
     let e = run_to_completion(&ReadParquet::new().columns(["id", "nope"]), &file).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("a.parquet") && msg.contains("\"nope\""), "{msg}");
+    assert!(
+        msg.contains("a.parquet") && msg.contains("\"nope\""),
+        "{msg}"
+    );
     assert!(msg.contains(r#"["id", "name", "score"]"#), "{msg}");
 }
 
 /// Writes a good file, lets `corrupt` change its bytes, and returns the error of reading it.
 fn error_of(name: &str, corrupt: impl FnOnce(&mut Vec<u8>)) -> String {
     let dir = TempDir::new(name);
-    let good = file_of(&dir, "good.parquet", &[flat_batch(0, 100)], 25, Compression::UNCOMPRESSED);
+    let good = file_of(
+        &dir,
+        "good.parquet",
+        &[flat_batch(0, 100)],
+        25,
+        Compression::UNCOMPRESSED,
+    );
     let mut bytes = std::fs::read(&good.path).unwrap();
     corrupt(&mut bytes);
     let file = dir.file("bad.parquet", &bytes);
@@ -147,7 +189,10 @@ fn corrupt_files_fail_naming_the_file_and_offset() {
         let n = b.len();
         b[n - 1] = b'X';
     });
-    assert!(msg.contains("bad.parquet") && msg.contains("magic number"), "{msg}");
+    assert!(
+        msg.contains("bad.parquet") && msg.contains("magic number"),
+        "{msg}"
+    );
 
     let truncated = error_of("parquet-truncated", |b| b.truncate(b.len() / 2));
     assert!(truncated.contains("truncated"), "{truncated}");
@@ -164,7 +209,10 @@ fn corrupt_files_fail_naming_the_file_and_offset() {
     );
 
     let head = error_of("parquet-head", |b| b[0] = b'Q');
-    assert!(head.contains("byte 0 of") && head.contains("not Parquet"), "{head}");
+    assert!(
+        head.contains("byte 0 of") && head.contains("not Parquet"),
+        "{head}"
+    );
 
     let short = error_of("parquet-short", |b| b.truncate(7));
     assert!(short.contains("too short"), "{short}");
@@ -185,7 +233,13 @@ fn corrupt_files_fail_naming_the_file_and_offset() {
 #[test]
 fn a_row_group_that_does_not_decode_is_named_by_its_offset() {
     let dir = TempDir::new("parquet-bad-group");
-    let good = file_of(&dir, "good.parquet", &[flat_batch(0, 100)], 25, Compression::UNCOMPRESSED);
+    let good = file_of(
+        &dir,
+        "good.parquet",
+        &[flat_batch(0, 100)],
+        25,
+        Compression::UNCOMPRESSED,
+    );
     let read = ReadParquet::new().min_split_size(1);
     // The second piece starts at the second row group.
     let pieces = read
@@ -205,8 +259,16 @@ fn a_row_group_that_does_not_decode_is_named_by_its_offset() {
 #[test]
 fn a_file_changed_since_listing_fails() {
     let dir = TempDir::new("parquet-changed");
-    let mut file = file_of(&dir, "a.parquet", &[flat_batch(0, 10)], 5, Compression::SNAPPY);
+    let mut file = file_of(
+        &dir,
+        "a.parquet",
+        &[flat_batch(0, 10)],
+        5,
+        Compression::SNAPPY,
+    );
     file.size += 1;
-    let msg = run_to_completion(&ReadParquet::new(), &file).unwrap_err().to_string();
+    let msg = run_to_completion(&ReadParquet::new(), &file)
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("changed while it was being read"), "{msg}");
 }

@@ -46,14 +46,26 @@ async fn shards_interleave_with_one_encoder_each_and_publish_at_commit() {
     let targets: Vec<&str> = commit.files.iter().map(|f| f.target.as_str()).collect();
     assert_eq!(
         targets,
-        ["part-000004-000.parquet", "part-000004-001.parquet", "part-000004-002.parquet"]
+        [
+            "part-000004-000.parquet",
+            "part-000004-001.parquet",
+            "part-000004-002.parquet"
+        ]
     );
-    assert!(published_files(&dir.0).is_empty(), "nothing visible before commit");
+    assert!(
+        published_files(&dir.0).is_empty(),
+        "nothing visible before commit"
+    );
     sink.commit(4, commit.clone()).await.unwrap();
     assert_same_multiset(&published_rows(&dir.0), &rows(&inputs));
     // Shard 0 got batches 0, 3, 6: 60 rows in row groups of at most 25.
     let shard0 = SerializedFileReader::new(File::open(dir.join(targets[0])).unwrap()).unwrap();
-    let groups: Vec<i64> = shard0.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+    let groups: Vec<i64> = shard0
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
     assert_eq!(groups, [25, 25, 10]);
     assert_eq!(staged(&dir.0), 0);
 }
@@ -97,7 +109,13 @@ async fn a_batch_of_another_schema_fails_the_epoch_naming_the_file() {
     let source = std::error::Error::source(&e)
         .and_then(|s| s.downcast_ref::<Error>())
         .unwrap();
-    assert!(matches!(source, Error::Encode { record: 1, .. }), "{source}");
-    assert!(source.to_string().contains(".sdf-staging/part-"), "{source}");
+    assert!(
+        matches!(source, Error::Encode { record: 1, .. }),
+        "{source}"
+    );
+    assert!(
+        source.to_string().contains(".sdf-staging/part-"),
+        "{source}"
+    );
     assert!(published_files(&dir.0).is_empty());
 }

@@ -1,42 +1,5 @@
-//! Arrow output for the line formats: [`ReadCsvBatches`] and [`ReadJsonBatches`] read CSV and
-//! JSON lines into `RecordBatch`es of a configurable number of rows, with a schema given or
-//! inferred from a sample of each file.
-//!
-//! They are [`ReadFile`]s like the row readers: the same byte ranges, per-record claims,
-//! checkpoints, parked readers and compressed files. A format gathers the records a call
-//! claims and decodes them with `arrow-csv` / `arrow-json` once a batch is full; the last,
-//! partial batch of a call is emitted when the call ends ([`Format::end_call`]): at the end of
-//! its range, and at a refused claim (a split or checkpoint) before its reader is parked. So a
-//! batch never holds a record of another call, and every record is in exactly one batch
-//! whatever the splits; batches are as full as calls are long.
-//!
-//! **Schemas.** Given with `.schema(...)`, or inferred per file from its first records
-//! ([`infer_records`](ReadFile::infer_records), 1000 by default, within the first MiB;
-//! compressed files are decoded for it): every call on a file infers the same schema from the
-//! same sample, whatever its range, and the result is cached per file listing. CSV columns are
-//! matched by position; the header names the inferred columns. A record that does not fit the
-//! schema fails the call with [`Error::BadRecord`](crate::Error::BadRecord), naming the file
-//! and the offset of the first record of its batch.
-//!
-//! ```
-//! use sdf_connectors::read::ReadCsvBatches;
-//! use sdf_connectors::FileMetadata;
-//! use sdf_core::{Timestamp, testing::run_to_completion};
-//!
-//! let path = std::env::temp_dir().join(format!("sdf-arrow-doc-{}.csv", std::process::id()));
-//! std::fs::write(&path, "id,name\n1,a\n2,b\n3,c\n")?;
-//! let listed = std::fs::metadata(&path)?;
-//! let file = FileMetadata {
-//!     path: path.clone(),
-//!     size: listed.len(),
-//!     modified: Timestamp::from_system_time(listed.modified()?),
-//! };
-//! let batches = run_to_completion(&ReadCsvBatches::new().batch_rows(2), &file)?;
-//! assert_eq!(batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [2, 1]);
-//! assert_eq!(batches[0].schema().field(0).name(), "id");
-//! std::fs::remove_file(&path)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Arrow output for the line formats: [`ReadCsvBatches`] and [`ReadJsonBatches`]. The guide is on
+//! [`ReadCsvBatches`].
 
 use std::fs::File;
 use std::io::Read;
@@ -54,10 +17,49 @@ use super::reader::ReadFile;
 use crate::error::{Error, Location, Result};
 use crate::file::FileMetadata;
 
-/// Reads CSV files into `RecordBatch`es; see the [module docs](self).
+/// Reads CSV files into `RecordBatch`es ([`CsvBatches`]).
+///
+/// `ReadCsvBatches` and [`ReadJsonBatches`] read CSV and JSON lines into `RecordBatch`es of a
+/// configurable number of rows, with a schema given or inferred from a sample of each file.
+/// They are [`ReadFile`]s like the row readers: the same byte ranges, per-record claims,
+/// checkpoints, parked readers and compressed files. A format gathers the records a call
+/// claims and decodes them with `arrow-csv` / `arrow-json` once a batch is full; the last,
+/// partial batch of a call is emitted when the call ends ([`Format::end_call`]): at the end of
+/// its range, and at a refused claim (a split or checkpoint) before its reader is parked. So a
+/// batch never holds a record of another call, and every record is in exactly one batch
+/// whatever the splits; batches are as full as calls are long.
+///
+/// **Schemas.** Given with `.schema(...)`, or inferred per file from its first records
+/// ([`infer_records`](ReadFile::infer_records), 1000 by default, within the first MiB;
+/// compressed files are decoded for it): every call on a file infers the same schema from the
+/// same sample, whatever its range, and the result is cached per file listing. CSV columns are
+/// matched by position; the header names the inferred columns. A record that does not fit the
+/// schema fails the call with [`Error::BadRecord`](crate::Error::BadRecord), naming the file
+/// and the offset of the first record of its batch.
+///
+/// ```
+/// use sdf_connectors::read::ReadCsvBatches;
+/// use sdf_connectors::FileMetadata;
+/// use sdf_core::{Timestamp, testing::run_to_completion};
+///
+/// let path = std::env::temp_dir().join(format!("sdf-arrow-doc-{}.csv", std::process::id()));
+/// std::fs::write(&path, "id,name\n1,a\n2,b\n3,c\n")?;
+/// let listed = std::fs::metadata(&path)?;
+/// let file = FileMetadata {
+///     path: path.clone(),
+///     size: listed.len(),
+///     modified: Timestamp::from_system_time(listed.modified()?),
+/// };
+/// let batches = run_to_completion(&ReadCsvBatches::new().batch_rows(2), &file)?;
+/// assert_eq!(batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [2, 1]);
+/// assert_eq!(batches[0].schema().field(0).name(), "id");
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type ReadCsvBatches = ReadFile<CsvBatches>;
 
-/// Reads JSON-lines files into `RecordBatch`es; see the [module docs](self).
+/// Reads JSON-lines files into `RecordBatch`es ([`JsonBatches`]); the rules are
+/// [`ReadCsvBatches`]'.
 pub type ReadJsonBatches = ReadFile<JsonBatches>;
 
 /// The bytes of a file's start that a schema is inferred from, at most.
@@ -252,7 +254,8 @@ impl Default for ReadFile<JsonBatches> {
 }
 
 enum Decoder {
-    Csv(arrow_csv::reader::Decoder),
+    /// Boxed: it is four times the size of the JSON one.
+    Csv(Box<arrow_csv::reader::Decoder>),
     Json(arrow_json::reader::Decoder),
 }
 
@@ -368,7 +371,7 @@ impl Format for CsvBatches {
             .with_batch_size(self.batching.rows)
             .build_decoder();
         Ok(BatchState::new(
-            Decoder::Csv(decoder),
+            Decoder::Csv(Box::new(decoder)),
             "CSV",
             self.batching.rows,
         ))
@@ -387,7 +390,11 @@ impl Format for CsvBatches {
         state.push(cx, bytes)
     }
 
-    fn end_call(&self, state: &mut BatchState, cx: RecordContext<'_>) -> Result<Option<RecordBatch>> {
+    fn end_call(
+        &self,
+        state: &mut BatchState,
+        cx: RecordContext<'_>,
+    ) -> Result<Option<RecordBatch>> {
         state.finish(cx)
     }
 }
@@ -433,7 +440,11 @@ impl Format for JsonBatches {
         state.push(cx, bytes)
     }
 
-    fn end_call(&self, state: &mut BatchState, cx: RecordContext<'_>) -> Result<Option<RecordBatch>> {
+    fn end_call(
+        &self,
+        state: &mut BatchState,
+        cx: RecordContext<'_>,
+    ) -> Result<Option<RecordBatch>> {
         state.finish(cx)
     }
 }

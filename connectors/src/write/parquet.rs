@@ -91,7 +91,11 @@ impl Parquet {
 
     fn writer(&mut self) -> Result<&mut ArrowWriter<Tap>, EncodeError> {
         self.writers.get_mut(&self.file).ok_or_else(|| {
-            format!("no Parquet writer for file {}: its header was not written", self.file).into()
+            format!(
+                "no Parquet writer for file {}: its header was not written",
+                self.file
+            )
+            .into()
         })
     }
 }
@@ -107,15 +111,23 @@ impl FileFormat<RecordBatch> for Parquet {
 
     /// Starts an encoder with the first batch's schema; it writes the leading magic number.
     fn header(&mut self, first: &RecordBatch, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let writer =
-            ArrowWriter::try_new(self.tap.clone(), first.schema(), Some(self.properties.clone()))?;
+        let writer = ArrowWriter::try_new(
+            self.tap.clone(),
+            first.schema(),
+            Some(self.properties.clone()),
+        )?;
         self.writers.insert(self.file, writer);
         out.append(&mut self.tap.take());
         Ok(())
     }
 
     /// Buffers the batch; writes a row group when one is full.
-    fn record(&mut self, batch: &RecordBatch, _: u64, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    fn record(
+        &mut self,
+        batch: &RecordBatch,
+        _: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         let written = self.writer()?.write(batch);
         out.append(&mut self.tap.take());
         Ok(written?)

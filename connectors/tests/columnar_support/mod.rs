@@ -96,20 +96,32 @@ where
         let timestamp = output.default_timestamp();
         let mut rows = Rows { out: output };
         let mut inner = Output::new(&mut rows, timestamp, 1);
-        let done = self.0.process(input, tracker, &mut inner, watermark).await?;
+        let done = self
+            .0
+            .process(input, tracker, &mut inner, watermark)
+            .await?;
         inner.flush().await?;
         Ok(done)
     }
 }
 
 /// Writes `batches` with the parquet crate's `ArrowWriter`, row groups of `rows_per_group`.
-pub fn write_parquet(path: &Path, batches: &[RecordBatch], rows_per_group: usize, codec: Compression) {
+pub fn write_parquet(
+    path: &Path,
+    batches: &[RecordBatch],
+    rows_per_group: usize,
+    codec: Compression,
+) {
     let props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(rows_per_group))
         .set_compression(codec)
         .build();
-    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), batches[0].schema(), Some(props))
-        .unwrap();
+    let mut w = ArrowWriter::try_new(
+        File::create(path).unwrap(),
+        batches[0].schema(),
+        Some(props),
+    )
+    .unwrap();
     for b in batches {
         w.write(b).unwrap();
     }
@@ -147,7 +159,9 @@ pub fn flat_batch(from: i64, n: usize) -> RecordBatch {
 pub fn nested_batch(from: i64, n: usize) -> RecordBatch {
     let ids: Int64Array = (from..from + n as i64).collect::<Vec<_>>().into();
     let xs: Int32Array = (0..n as i32).collect::<Vec<_>>().into();
-    let tags: StringArray = (0..n).map(|i| (i % 3 != 0).then(|| format!("t{i}"))).collect();
+    let tags: StringArray = (0..n)
+        .map(|i| (i % 3 != 0).then(|| format!("t{i}")))
+        .collect();
     let point = StructArray::new(
         Fields::from(vec![
             Field::new("x", DataType::Int32, false),

@@ -84,7 +84,9 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
     #[cfg(not(feature = "parquet"))]
     let columnar = false;
     if !args.columns.is_empty() && !columnar {
-        return Err("--columns selects columns of Parquet files: use it with --format parquet".into());
+        return Err(
+            "--columns selects columns of Parquet files: use it with --format parquet".into(),
+        );
     }
     let files = expand(&args.patterns, args.allow_empty)?;
     let total: u64 = files.iter().map(|f| f.size).sum();

@@ -118,8 +118,8 @@ pub(crate) fn read_footer(file: &FileMetadata) -> Result<Footer> {
         )
     })?;
     let row_groups = row_groups(file, &meta, meta_start)?;
-    let arrow = ArrowReaderMetadata::try_new(Arc::new(meta), ArrowReaderOptions::new())
-        .map_err(|e| {
+    let arrow =
+        ArrowReaderMetadata::try_new(Arc::new(meta), ArrowReaderOptions::new()).map_err(|e| {
             bad(
                 file,
                 meta_start,

@@ -1,68 +1,5 @@
-//! [`ReadParquet`]: Parquet files as Arrow [`RecordBatch`]es, split at row groups.
-//!
-//! ## Row groups are the blocks
-//!
-//! The restriction is a byte range of the file, `[0, size)` at first, and the split points
-//! are the **starts of row groups**. A row group starts at the lowest offset of its column
-//! chunks, that is the first page of its first chunk in the file (its dictionary page, if it has
-//! one). A row group belongs to the range that contains its start: a call claims each start in
-//! its range, in file order, and reads that row group only after the claim succeeds. Ranges
-//! are cut at any byte and still never share or lose a row group; a range with no start in it
-//! reads nothing. Progress is in bytes.
-//!
-//! Every call reads the footer (the last 8 bytes, then the metadata before them) and checks
-//! it: both magic numbers, the footer length, every row group inside the data region, no two
-//! starting at one offset. Footers are cached per file listing (the last 16 files by default,
-//! [`ReadParquet::cached_footers`]), so the many calls on the pieces of one file decode its
-//! footer once. `split_restriction` cuts a file into pieces of about the desired size at row
-//! group starts, so no initial piece is empty. Dynamic splits and checkpoints fall anywhere
-//! in the remaining bytes; the row groups starting after the split point go to the residual.
-//!
-//! ## Projection and batches
-//!
-//! [`columns`](ReadParquet::columns) selects top-level columns by name (a nested column comes
-//! whole); only their column chunks are read, and batches hold them in the order given. A
-//! name the file does not have fails the call, naming the file and the columns it has. Each
-//! row group is read with the `parquet` crate's Arrow reader into batches of at most
-//! [`batch_size`](ReadParquet::batch_size) rows (8192 by default); a batch never spans two
-//! row groups.
-//!
-//! ## Errors
-//!
-//! A file that is too short, has a bad magic number, a footer length beyond the file, a
-//! footer that does not decode, or a row group that does not, fails the call with
-//! [`Error::BadFile`](crate::Error::BadFile) naming the file and the offset of the culprit
-//! (the footer, the row group's start). A file whose size or modification time differ from
-//! its listing fails with [`Error::FileChanged`](crate::Error::FileChanged).
-//!
-//! ```
-//! use arrow_array::{Int64Array, RecordBatch};
-//! use parquet::arrow::ArrowWriter;
-//! use parquet::file::properties::WriterProperties;
-//! use sdf_connectors::read::ReadParquet;
-//! use sdf_connectors::FileMetadata;
-//! use sdf_core::{Timestamp, testing::run_to_completion};
-//! use std::sync::Arc;
-//!
-//! let path = std::env::temp_dir().join(format!("sdf-parquet-doc-{}.parquet", std::process::id()));
-//! let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from_iter_values(0..100)) as _)])?;
-//! let props = WriterProperties::builder().set_max_row_group_row_count(Some(10)).build();
-//! let mut writer = ArrowWriter::try_new(std::fs::File::create(&path)?, batch.schema(), Some(props))?;
-//! writer.write(&batch)?;
-//! writer.close()?;
-//!
-//! let listed = std::fs::metadata(&path)?;
-//! let file = FileMetadata {
-//!     path: path.clone(),
-//!     size: listed.len(),
-//!     modified: Timestamp::from_system_time(listed.modified()?),
-//! };
-//! let batches = run_to_completion(&ReadParquet::new(), &file)?;
-//! assert_eq!(batches.len(), 10); // one per row group
-//! assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 100);
-//! std::fs::remove_file(&path)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! [`ReadParquet`]: Parquet files as Arrow [`RecordBatch`]es, split at row groups. The guide is
+//! on the type.
 
 mod footer;
 
@@ -84,8 +21,71 @@ use crate::error::{Error, Location, Result};
 use crate::file::FileMetadata;
 
 /// Reads Parquet files as Arrow [`RecordBatch`]es: an SDF from [`FileMetadata`] whose
-/// restriction is a byte range of the file, split at row group starts. See the
-/// [module docs](self) for the rules.
+/// restriction is a byte range of the file, split at row group starts.
+///
+/// ## Row groups are the blocks
+///
+/// The restriction is a byte range of the file, `[0, size)` at first, and the split points
+/// are the **starts of row groups**. A row group starts at the lowest offset of its column
+/// chunks, that is the first page of its first chunk in the file (its dictionary page, if it has
+/// one). A row group belongs to the range that contains its start: a call claims each start in
+/// its range, in file order, and reads that row group only after the claim succeeds. Ranges
+/// are cut at any byte and still never share or lose a row group; a range with no start in it
+/// reads nothing. Progress is in bytes.
+///
+/// Every call reads the footer (the last 8 bytes, then the metadata before them) and checks
+/// it: both magic numbers, the footer length, every row group inside the data region, no two
+/// starting at one offset. Footers are cached per file listing (the last 16 files by default,
+/// [`ReadParquet::cached_footers`]), so the many calls on the pieces of one file decode its
+/// footer once. `split_restriction` cuts a file into pieces of about the desired size at row
+/// group starts, so no initial piece is empty. Dynamic splits and checkpoints fall anywhere
+/// in the remaining bytes; the row groups starting after the split point go to the residual.
+///
+/// ## Projection and batches
+///
+/// [`columns`](ReadParquet::columns) selects top-level columns by name (a nested column comes
+/// whole); only their column chunks are read, and batches hold them in the order given. A
+/// name the file does not have fails the call, naming the file and the columns it has. Each
+/// row group is read with the `parquet` crate's Arrow reader into batches of at most
+/// [`batch_size`](ReadParquet::batch_size) rows (8192 by default); a batch never spans two
+/// row groups.
+///
+/// ## Errors
+///
+/// A file that is too short, has a bad magic number, a footer length beyond the file, a
+/// footer that does not decode, or a row group that does not, fails the call with
+/// [`Error::BadFile`](crate::Error::BadFile) naming the file and the offset of the culprit
+/// (the footer, the row group's start). A file whose size or modification time differ from
+/// its listing fails with [`Error::FileChanged`](crate::Error::FileChanged).
+///
+/// ```
+/// use arrow_array::{Int64Array, RecordBatch};
+/// use parquet::arrow::ArrowWriter;
+/// use parquet::file::properties::WriterProperties;
+/// use sdf_connectors::read::ReadParquet;
+/// use sdf_connectors::FileMetadata;
+/// use sdf_core::{Timestamp, testing::run_to_completion};
+/// use std::sync::Arc;
+///
+/// let path = std::env::temp_dir().join(format!("sdf-parquet-doc-{}.parquet", std::process::id()));
+/// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from_iter_values(0..100)) as _)])?;
+/// let props = WriterProperties::builder().set_max_row_group_row_count(Some(10)).build();
+/// let mut writer = ArrowWriter::try_new(std::fs::File::create(&path)?, batch.schema(), Some(props))?;
+/// writer.write(&batch)?;
+/// writer.close()?;
+///
+/// let listed = std::fs::metadata(&path)?;
+/// let file = FileMetadata {
+///     path: path.clone(),
+///     size: listed.len(),
+///     modified: Timestamp::from_system_time(listed.modified()?),
+/// };
+/// let batches = run_to_completion(&ReadParquet::new(), &file)?;
+/// assert_eq!(batches.len(), 10); // one per row group
+/// assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 100);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ReadParquet {
     columns: Option<Arc<[String]>>,
@@ -285,9 +285,11 @@ impl SplittableDoFn for ReadParquet {
             }
             .map_err(|e| Error::io("opening", &file.path, Some(rg.start), e))?;
             if handle.is_none() {
-                handle = Some(opened.try_clone().map_err(|e| {
-                    Error::io("opening", &file.path, Some(rg.start), e)
-                })?);
+                handle = Some(
+                    opened
+                        .try_clone()
+                        .map_err(|e| Error::io("opening", &file.path, Some(rg.start), e))?,
+                );
             }
             let bad_group = |e: &dyn std::fmt::Display| {
                 bad(
@@ -299,15 +301,13 @@ impl SplittableDoFn for ReadParquet {
                     ),
                 )
             };
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
-                opened,
-                footer.arrow.clone(),
-            )
-            .with_row_groups(vec![rg.index])
-            .with_projection(mask.clone())
-            .with_batch_size(self.batch_size)
-            .build()
-            .map_err(|e| bad_group(&e))?;
+            let reader =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(opened, footer.arrow.clone())
+                    .with_row_groups(vec![rg.index])
+                    .with_projection(mask.clone())
+                    .with_batch_size(self.batch_size)
+                    .build()
+                    .map_err(|e| bad_group(&e))?;
             for batch in reader {
                 let batch = batch.map_err(|e| bad_group(&e))?;
                 let batch = match &order {
