@@ -272,3 +272,24 @@ fn a_file_changed_since_listing_fails() {
         .to_string();
     assert!(msg.contains("changed while it was being read"), "{msg}");
 }
+
+/// Files written by pyarrow (Arrow C++), committed: `tests/data/make_pyarrow_parquet.py` says
+/// how they were made. Dictionary pages, data pages v2, gzip, lists and structs with nulls.
+#[test]
+fn files_written_by_pyarrow_split_exactly() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for name in ["pyarrow-snappy-dict.parquet", "pyarrow-gzip-v2.parquet"] {
+        let file = listed(&data.join(name));
+        let want = reference_rows(&file.path);
+        assert_eq!(want.len(), 300, "{name}");
+        assert!(want[0].starts_with(r#"{"id":0,"#), "{}", want[0]);
+        let read = ReadParquet::new().batch_size(16).min_split_size(1);
+        assert_eq!(
+            run_to_completion(&BatchRows(read.clone()), &file).unwrap(),
+            want
+        );
+        let report =
+            check_sdf_exhaustive(&BatchRows(read), &file).unwrap_or_else(|v| panic!("{name}: {v}"));
+        assert_eq!(report.claims, 8, "{name}: one claim per row group");
+    }
+}
