@@ -115,7 +115,9 @@ pub trait Format: Send + Sync + 'static {
 pub struct Record<T> {
     /// The file.
     pub path: Arc<Path>,
-    /// Where the record starts: a file offset, or a decoded offset of a compressed file.
+    /// Where the record starts: a file offset, or a decoded offset of a compressed file. For a
+    /// value that holds several records (a batch), the offset of the record that completed it,
+    /// or where the call stopped for the batch emitted at a call's end ([`Format::end_call`]).
     pub offset: u64,
     /// The value.
     pub value: T,

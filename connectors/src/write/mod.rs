@@ -1,6 +1,7 @@
 //! File sinks: [`WriteFiles`] (the guide is on it; options in `builder.rs`) writes records
 //! through a [`FileFormat`] (`format.rs`) into staged shard files (`staging.rs`), published under [`FileNaming`] names
-//! (`naming.rs`) by the runtime's two-phase commit (`publish.rs`).
+//! (`naming.rs`) by the runtime's two-phase commit (`publish.rs`). `parquet.rs` (feature
+//! `parquet`): [`WriteParquet`], Arrow batches into Parquet files through the same sink.
 
 mod builder;
 mod faults;
