@@ -91,6 +91,102 @@ fn a_pattern_matching_nothing_is_an_error_that_names_it() {
     );
 }
 
+/// `sdf read ARGS --quiet`: its stdout, after checking that it succeeded.
+#[cfg(feature = "parquet")]
+fn read_stdout(args: &[&str]) -> String {
+    let out = sdf()
+        .arg("read")
+        .args(args)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[cfg(feature = "parquet")]
+#[test]
+fn read_parquet_prints_counts_and_projects_rows() {
+    let tables = samples().join("tables");
+    let parquet = tables.join("events.parquet").display().to_string();
+    assert_eq!(count(&["read", &parquet, "--format", "parquet"]), 800);
+    // Every row, as the JSON line it was made from (samples/tables/events.jsonl).
+    let parse = |line: &str| serde_json::from_str::<serde_json::Value>(line).unwrap();
+    let by_id = |text: &str| {
+        let mut rows: Vec<serde_json::Value> = text.lines().map(parse).collect();
+        rows.sort_by_key(|r| r["id"].as_i64());
+        rows
+    };
+    let printed = read_stdout(&[&parquet, "--format", "parquet"]);
+    let jsonl = fs::read_to_string(tables.join("events.jsonl")).unwrap();
+    assert_eq!(by_id(&printed), by_id(&jsonl));
+    // Only the columns asked for, in that order.
+    let projected = read_stdout(&[&parquet, "--format", "parquet", "--columns", "kind,id"]);
+    assert_eq!(projected.lines().count(), 800);
+    assert!(
+        projected.lines().any(|l| l == r#"{"kind":"click","id":1}"#),
+        "{}",
+        &projected[..200]
+    );
+    // --out writes Parquet again, which reads back whole.
+    let out = temp_dir("read-parquet-out");
+    read_stdout(&[
+        &parquet,
+        "--format",
+        "parquet",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let written = format!("{}/*.parquet", out.display());
+    assert_eq!(count(&["read", &written, "--format", "parquet"]), 800);
+    fs::remove_dir_all(&out).unwrap();
+}
+
+#[cfg(feature = "parquet")]
+#[test]
+fn read_parquet_names_a_missing_column_and_a_file_that_is_not_parquet() {
+    let tables = samples().join("tables");
+    let parquet = tables.join("events.parquet").display().to_string();
+    let out = sdf()
+        .args([
+            "read",
+            &parquet,
+            "--format",
+            "parquet",
+            "--columns",
+            "id,nope",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("events.parquet") && stderr.contains("\"nope\""),
+        "{stderr}"
+    );
+    let jsonl = tables.join("events.jsonl").display().to_string();
+    let out = sdf()
+        .args(["read", &jsonl, "--format", "parquet", "--count"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("events.jsonl") && stderr.contains("PAR1"),
+        "{stderr}"
+    );
+    let out = sdf()
+        .args(["read", &jsonl, "--columns", "id", "--count"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format parquet"));
+}
+
 /// Every line of the files under `dir` (the staging directory excluded), with its count.
 fn published_lines(dir: &Path) -> HashMap<String, usize> {
     let mut lines = HashMap::new();

@@ -197,6 +197,17 @@ pub enum Error {
         /// What is wrong, and what to do.
         reason: String,
     },
+    /// A file of a block format (Parquet) is not readable as one: a bad magic number or footer,
+    /// a truncated file, a block that does not decode, a projected column it does not have.
+    #[error("cannot read {at} as a {format} file: {reason}")]
+    BadFile {
+        /// Where the problem is: the magic number, the footer, the block.
+        at: Location,
+        /// The format: "Parquet".
+        format: &'static str,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
     /// A reader option is invalid.
     #[error("invalid reader option {option}: {reason}")]
     InvalidOption {

@@ -17,6 +17,8 @@ pub use matching::{
     MatchAll, MatchFiles, MatchOptions, Pattern, PollRound, RelPath, Termination, WatchPolicy,
     WatchPosition, WatchRestriction, WatchState, WatchTracker, list_files, match_pattern,
 };
+#[cfg(feature = "parquet")]
+pub use read::ReadParquet;
 pub use read::{ReadCsv, ReadJsonLines, ReadText};
 pub use tail::{
     FileId, SizeEstimate, StartAt, TailFile, TailLine, TailPosition, TailRange, TailTracker,
@@ -28,3 +30,5 @@ pub use write::{
 };
 #[cfg(feature = "testing")]
 pub use write::{FaultInjector, IoStep};
+#[cfg(feature = "parquet")]
+pub use write::{Parquet, WriteParquet};

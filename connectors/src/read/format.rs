@@ -94,6 +94,20 @@ pub trait Format: Send + Sync + 'static {
         cx: RecordContext<'_>,
         bytes: &[u8],
     ) -> Result<Option<Self::Output>>;
+
+    /// What the call holds of records already decoded, emitted as its last value: a batch
+    /// format's partial batch. [`ReadFile`](super::ReadFile) calls this at the end of every
+    /// call that does not fail (at the end of its range, and at a refused claim, before it
+    /// parks its reader), so that records claimed by a call are emitted by that call, exactly
+    /// once whatever the splits. `cx.offset` is where the call stopped: the start of the first
+    /// record it did not read. The default holds nothing back.
+    fn end_call(
+        &self,
+        _state: &mut Self::State,
+        _cx: RecordContext<'_>,
+    ) -> Result<Option<Self::Output>> {
+        Ok(None)
+    }
 }
 
 /// A value with the file it was read from and the offset where its record starts.
@@ -101,7 +115,9 @@ pub trait Format: Send + Sync + 'static {
 pub struct Record<T> {
     /// The file.
     pub path: Arc<Path>,
-    /// Where the record starts: a file offset, or a decoded offset of a compressed file.
+    /// Where the record starts: a file offset, or a decoded offset of a compressed file. For a
+    /// value that holds several records (a batch), the offset of the record that completed it,
+    /// or where the call stopped for the batch emitted at a call's end ([`Format::end_call`]).
     pub offset: u64,
     /// The value.
     pub value: T,
@@ -158,6 +174,19 @@ impl<F: Format> Format for WithMetadata<F> {
         bytes: &[u8],
     ) -> Result<Option<Self::Output>> {
         Ok(self.inner.decode(state, cx, bytes)?.map(|value| Record {
+            path: Arc::clone(path),
+            offset: cx.offset,
+            value,
+        }))
+    }
+
+    /// The inner format's held value, at the offset where the call stopped.
+    fn end_call(
+        &self,
+        (state, path): &mut Self::State,
+        cx: RecordContext<'_>,
+    ) -> Result<Option<Self::Output>> {
+        Ok(self.inner.end_call(state, cx)?.map(|value| Record {
             path: Arc::clone(path),
             offset: cx.offset,
             value,

@@ -10,6 +10,8 @@
 //! | [`ReadCsv<T>`](ReadCsv) | CSV records, headers, quoting | `T: DeserializeOwned` (`Vec<String>`) |
 //! | [`ReadJsonLines<T>`](ReadJsonLines) | one JSON value per line | `T: DeserializeOwned` (`serde_json::Value`) |
 //! | [`ReadFile<F>`](ReadFile) | any [`Format`] of your own | `F::Output` |
+//! | `ReadCsvBatches`, `ReadJsonBatches` (feature `arrow`) | CSV, JSON lines, in batches | Arrow `RecordBatch` |
+//! | `ReadParquet` (feature `parquet`) | Parquet row groups; not a `ReadFile` | Arrow `RecordBatch` |
 //!
 //! `.with_metadata()` turns any of them into a reader of [`Record`]s (value, file, offset);
 //! `.event_time_from_file()` and `.event_time_from(f)` set each record's event timestamp.
@@ -91,6 +93,16 @@
 //! CSV files whose quoted fields hold newlines ([`ReadCsv::multiline`](ReadFile::multiline))
 //! are read the same way ([`Access::FromStart`]) with file offsets.
 //!
+//! ## Batches
+//!
+//! A format may gather records and emit them together (the Arrow formats: see `arrow.rs`'s
+//! guide, on `ReadCsvBatches`). Claims stay per record; what a call gathered is emitted when
+//! the call ends ([`Format::end_call`]: at the end of its range, and at a refused claim before
+//! its reader is parked), so a batch never holds records claimed by another call.
+//!
+//! Parquet is a block format: `ReadParquet` claims row group starts, not records; its guide is
+//! on the type.
+//!
 //! ## Files that change
 //!
 //! A file is read as listed: bytes `[0, size)` of its [`FileMetadata`](crate::FileMetadata). It is checked when each
@@ -98,6 +110,10 @@
 //! modification time changed fails the call, whose output the runtime then discards). A file
 //! that ends before its listed size fails wherever that is found. Nothing is lost silently.
 
+#[cfg(feature = "arrow")]
+mod arrow;
+#[cfg(feature = "arrow")]
+mod cache;
 mod codec;
 mod csv;
 mod cursor;
@@ -105,12 +121,18 @@ mod format;
 mod frame;
 mod jsonl;
 mod options;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod range;
 mod reader;
 mod source;
 mod text;
 
+#[cfg(feature = "arrow")]
+pub use self::arrow::{BatchState, CsvBatches, JsonBatches, ReadCsvBatches, ReadJsonBatches};
 pub use self::csv::{Csv, CsvState, ReadCsv};
+#[cfg(feature = "parquet")]
+pub use self::parquet::ReadParquet;
 pub use codec::{Codec, Compression};
 pub use format::{Format, Record, RecordContext, WithMetadata};
 pub use frame::Framing;

@@ -146,6 +146,29 @@ impl<F: Format> ReadFile<F> {
         }
     }
 
+    /// Emits what the format holds back at the end of a call ([`Format::end_call`]).
+    async fn end_call(
+        &self,
+        file: &FileMetadata,
+        state: &mut F::State,
+        offset: u64,
+        decoded: bool,
+        output: &mut Output<'_, F::Output>,
+    ) -> sdf_core::Result<()> {
+        let cx = RecordContext {
+            file,
+            offset,
+            decoded,
+        };
+        if let Some(value) = self.format.end_call(state, cx)? {
+            match self.timestamp(file, &value) {
+                Some(at) => output.emit_at(value, at).await?,
+                None => output.emit(value).await?,
+            }
+        }
+        Ok(())
+    }
+
     fn timestamp(&self, file: &FileMetadata, value: &F::Output) -> Option<Timestamp> {
         match &self.event_time {
             EventTime::Input => None,
@@ -286,6 +309,8 @@ impl<F: Format> SplittableDoFn for ReadFile<F> {
                     consumed,
                 })?;
                 cursor.source.check(offset)?;
+                self.end_call(file, &mut cursor.state, offset, decoded, output)
+                    .await?;
                 self.parking.recycle(cursor.framer.into_buffer());
                 return Ok(ProcessContinuation::Stop);
             }
@@ -295,6 +320,8 @@ impl<F: Format> SplittableDoFn for ReadFile<F> {
             };
             if !tracker.try_claim(position)? {
                 cursor.source.check(offset)?;
+                self.end_call(file, &mut cursor.state, offset, decoded, output)
+                    .await?;
                 self.parking.park(file, from, offset, cursor);
                 return Ok(ProcessContinuation::Stop);
             }

@@ -52,6 +52,19 @@ pub trait FileFormat<T>: Send + 'static {
 
     /// Appends what a file ends with.
     fn footer(&mut self, _out: &mut Vec<u8>) {}
+
+    /// Appends what a file ends with, or fails (a footer that encodes the file's contents, like
+    /// Parquet's). The default calls [`footer`](Self::footer); the sink calls this one.
+    fn try_footer(&mut self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.footer(out);
+        Ok(())
+    }
+
+    /// Says which file the calls that follow are about, until the next call of this: `file`
+    /// numbers the files a sink creates, and several may be open at once (with shards). A
+    /// format that keeps state per file (an encoder that buffers, like Parquet's) keys it by
+    /// this; the default ignores it.
+    fn switch_file(&mut self, _file: u64) {}
 }
 
 /// One line per record, written with `Display`, plus optional fixed header and footer text.
@@ -253,10 +266,10 @@ impl<T: Serialize> FileFormat<T> for Csv {
 /// Where the CSV writer puts its bytes, so that each record's can be taken without
 /// rebuilding the writer.
 #[derive(Debug, Clone, Default)]
-struct Tap(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Tap(Arc<Mutex<Vec<u8>>>);
 
 impl Tap {
-    fn take(&self) -> Vec<u8> {
+    pub(crate) fn take(&self) -> Vec<u8> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }

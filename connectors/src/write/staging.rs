@@ -24,6 +24,8 @@ pub enum Sharding {
 /// A staged file still being written.
 struct Open {
     writer: BufWriter<File>,
+    /// The file's number among those this sink created ([`FileFormat::switch_file`]).
+    id: u64,
     staged: String,
     path: PathBuf,
     shard: u32,
@@ -85,6 +87,7 @@ impl Staging {
             None => self.create(format, record, slot)?,
         };
         self.buf.clear();
+        format.switch_file(open.id);
         if let Err(source) = format.record(record, open.records, &mut self.buf) {
             let (path, record) = (open.path.clone(), open.records);
             self.open[slot] = Some(open);
@@ -146,6 +149,7 @@ impl Staging {
             .map_err(io)?;
         let mut open = Open {
             writer: BufWriter::with_capacity(64 * 1024, file),
+            id: self.created,
             staged,
             path,
             shard,
@@ -153,6 +157,7 @@ impl Staging {
             bytes: 0,
         };
         self.buf.clear();
+        format.switch_file(open.id);
         if let Err(source) = format.header(first, &mut self.buf) {
             return Err(Error::Encode {
                 path: open.path,
@@ -166,7 +171,14 @@ impl Staging {
 
     fn close<T, F: FileFormat<T>>(&mut self, format: &mut F, mut open: Open) -> Result<()> {
         self.buf.clear();
-        format.footer(&mut self.buf);
+        format.switch_file(open.id);
+        if let Err(source) = format.try_footer(&mut self.buf) {
+            return Err(Error::Encode {
+                path: open.path,
+                record: open.records,
+                source,
+            });
+        }
         append(&mut open, &self.buf, &self.faults)?;
         let bytes = open.bytes;
         let file = open

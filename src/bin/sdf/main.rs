@@ -3,6 +3,7 @@
 //! ```text
 //! sdf read 'samples/logs/*.log' --count          # how many records
 //! sdf read 'data/**/*.csv' --format csv --out out/
+//! sdf read 'data/*.parquet' --format parquet --columns id,kind
 //! sdf watch 'inbox/*.jsonl' --format jsonl --out out/ --state state/
 //! sdf tail 'logs/*.log'
 //! ```
@@ -57,6 +58,9 @@ pub(crate) enum Format {
     Csv,
     /// One JSON value per line.
     Jsonl,
+    /// Parquet files, read by row group; records print as JSON lines, --out writes Parquet.
+    #[cfg(feature = "parquet")]
+    Parquet,
 }
 
 /// `500ms`, `2s`, `1m`.

@@ -14,7 +14,7 @@ use sdf_runtime::{Executor, PCollection, Pipeline};
 
 use crate::Format;
 use crate::report::{Progress, bytes, find, human};
-use crate::sinks::{CountSink, PrintSink};
+use crate::sinks::{CountSink, Counted, PrintSink};
 
 #[derive(Debug, Args)]
 pub(crate) struct ReadArgs {
@@ -43,6 +43,9 @@ pub(crate) struct ReadArgs {
     /// A pattern that matches no file is fine (otherwise it is an error).
     #[arg(long)]
     allow_empty: bool,
+    /// Parquet: read only these top-level columns, in this order (e.g. --columns id,kind).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    columns: Vec<String>,
 }
 
 /// Every file the patterns match, each once, in pattern order. A pattern that matches nothing
@@ -76,6 +79,15 @@ pub(crate) fn expand(
 }
 
 pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
+    #[cfg(feature = "parquet")]
+    let columnar = args.format == Format::Parquet;
+    #[cfg(not(feature = "parquet"))]
+    let columnar = false;
+    if !args.columns.is_empty() && !columnar {
+        return Err(
+            "--columns selects columns of Parquet files: use it with --format parquet".into(),
+        );
+    }
     let files = expand(&args.patterns, args.allow_empty)?;
     let total: u64 = files.iter().map(|f| f.size).sum();
     let mut p = Pipeline::new();
@@ -105,6 +117,22 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             let values = p.apply("read", source, ReadJsonLines::<serde_json::Value>::new());
             end(&mut p, values, &args, &counted, json, Json::lines())?;
         }
+        #[cfg(feature = "parquet")]
+        Format::Parquet => {
+            let mut read = sdf_connectors::ReadParquet::new();
+            if !args.columns.is_empty() {
+                read = read.columns(args.columns.iter().cloned());
+            }
+            let batches = p.apply("read", source, read);
+            end(
+                &mut p,
+                batches,
+                &args,
+                &counted,
+                crate::sinks::batch_rows,
+                sdf_connectors::Parquet::new(),
+            )?;
+        }
     }
     let mut builder = Executor::builder();
     if let Some(workers) = args.workers {
@@ -121,10 +149,12 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
     if args.count {
         println!("{}", counted.load(Ordering::Relaxed));
     }
+    // A Parquet read emits batches of rows; the others one value per record.
+    let records = if columnar { "batches" } else { "records" };
     if !args.quiet {
         let seconds = wall.as_secs_f64().max(1e-9);
         eprintln!(
-            "sdf: read {} file{}, {} records, {} in {:.2} s ({}/s, {} records/s); {} dynamic splits",
+            "sdf: read {} file{}, {} {records}, {} in {:.2} s ({}/s, {} {records}/s); {} dynamic splits",
             files.len(),
             if files.len() == 1 { "" } else { "s" },
             read.outputs,
@@ -148,7 +178,7 @@ fn end<T, F>(
     format: F,
 ) -> Result<(), Box<dyn Error>>
 where
-    T: Send + 'static,
+    T: Counted + Send + 'static,
     F: FileFormat<T>,
 {
     if args.count {

@@ -8,15 +8,49 @@ use async_trait::async_trait;
 use sdf_core::Timestamped;
 use sdf_runtime::Sink;
 
-/// Counts records.
+/// How many records a value holds: one, or a batch's rows.
+pub(crate) trait Counted {
+    fn records(&self) -> u64 {
+        1
+    }
+}
+
+impl Counted for String {}
+impl Counted for Vec<String> {}
+impl Counted for serde_json::Value {}
+
+#[cfg(feature = "parquet")]
+impl Counted for arrow_array::RecordBatch {
+    fn records(&self) -> u64 {
+        self.num_rows() as u64
+    }
+}
+
+/// The rows of a batch as JSON lines, without the last newline (the printer adds it).
+#[cfg(feature = "parquet")]
+pub(crate) fn batch_rows(batch: &arrow_array::RecordBatch, out: &mut Vec<u8>) {
+    let start = out.len();
+    let mut writer = arrow_json::LineDelimitedWriter::new(&mut *out);
+    let written = writer.write(batch).and_then(|()| writer.finish());
+    if let Err(e) = written {
+        out.truncate(start);
+        out.extend_from_slice(format!("{{\"error\":{:?}}}\n", e.to_string()).as_bytes());
+    }
+    if out.ends_with(b"\n") {
+        out.pop();
+    }
+}
+
+/// Counts records (the rows of batches).
 pub(crate) struct CountSink(pub Arc<AtomicU64>);
 
 #[async_trait]
-impl<T: Send + 'static> Sink<T> for CountSink {
+impl<T: Counted + Send + 'static> Sink<T> for CountSink {
     type Commit = ();
 
     async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let n: u64 = batch.iter().map(|r| r.value.records()).sum();
+        self.0.fetch_add(n, Ordering::Relaxed);
         Ok(())
     }
     async fn prepare(&mut self, _: u64) -> sdf_core::Result<()> {

@@ -83,6 +83,11 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), Box<dyn Error>> {
             );
             write(&mut p, values, &args, Json::lines())?;
         }
+        #[cfg(feature = "parquet")]
+        Format::Parquet => {
+            let batches = p.apply("read", files, sdf_connectors::ReadParquet::new());
+            write(&mut p, batches, &args, sdf_connectors::Parquet::new())?;
+        }
     }
     let mut builder = Executor::builder()
         .checkpoint_store(Arc::new(DirectoryStore::new(&args.state)?))
