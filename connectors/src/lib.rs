@@ -7,6 +7,7 @@ mod error;
 mod file;
 mod matching;
 pub mod read;
+pub mod storage;
 mod tail;
 mod write;
 

@@ -107,7 +107,7 @@ mod jsonl;
 mod options;
 mod range;
 mod reader;
-mod source;
+pub(crate) mod source;
 mod text;
 
 pub use self::csv::{Csv, CsvState, ReadCsv};
