@@ -219,3 +219,115 @@ fn tailing_and_writing_refuse_urls() {
     };
     assert!(matches!(e, Error::LocalOnly { connector: "WriteFiles", .. }), "{e}");
 }
+
+/// A store whose `HEAD` answers stay as they were when [`freeze`](StaleHead::freeze) was
+/// called (an eventually consistent store), so that only the ranged `GET`s see a replacement.
+mod stale {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use sdf_connectors::storage::object_store::memory::InMemory;
+    use sdf_connectors::storage::object_store::path::Path;
+    use sdf_connectors::storage::object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+        ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+    };
+
+    #[derive(Debug, Default)]
+    pub struct StaleHead {
+        pub inner: InMemory,
+        frozen: Mutex<HashMap<Path, ObjectMeta>>,
+    }
+
+    impl StaleHead {
+        pub async fn freeze(&self, key: &str) {
+            let key = Path::from(key);
+            let meta = self.inner.head(&key).await.unwrap();
+            self.frozen.lock().unwrap().insert(key, meta);
+        }
+    }
+
+    impl std::fmt::Display for StaleHead {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "StaleHead({})", self.inner)
+        }
+    }
+
+    #[async_trait]
+    impl ObjectStore for StaleHead {
+        async fn put_opts(&self, l: &Path, p: PutPayload, o: PutOptions) -> Result<PutResult> {
+            self.inner.put_opts(l, p, o).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            l: &Path,
+            o: PutMultipartOptions,
+        ) -> Result<Box<dyn MultipartUpload>> {
+            self.inner.put_multipart_opts(l, o).await
+        }
+        async fn get_opts(&self, l: &Path, o: GetOptions) -> Result<GetResult> {
+            let head = o.head;
+            let mut result = self.inner.get_opts(l, o).await?;
+            if head && let Some(meta) = self.frozen.lock().unwrap().get(l) {
+                result.meta = meta.clone();
+            }
+            Ok(result)
+        }
+        fn delete_stream(
+            &self,
+            l: BoxStream<'static, Result<Path>>,
+        ) -> BoxStream<'static, Result<Path>> {
+            self.inner.delete_stream(l)
+        }
+        fn list(&self, p: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+            self.inner.list(p)
+        }
+        async fn list_with_delimiter(&self, p: Option<&Path>) -> Result<ListResult> {
+            self.inner.list_with_delimiter(p).await
+        }
+        async fn copy_opts(&self, f: &Path, t: &Path, o: CopyOptions) -> Result<()> {
+            self.inner.copy_opts(f, t, o).await
+        }
+    }
+}
+
+#[test]
+fn a_replacement_only_the_ranged_gets_see_is_still_a_change() {
+    use sdf_connectors::storage::object_store::{ObjectStoreExt, PutPayload, path::Path};
+    use sdf_connectors::storage::{io_runtime, register_store};
+    let store = std::sync::Arc::new(stale::StaleHead::default());
+    register_store("memory:///stale-head", store.clone()).unwrap();
+    let rt = io_runtime().unwrap();
+    let put = |key: &str, bytes: Vec<u8>| {
+        rt.block_on(store.inner.put(&Path::from(key), PutPayload::from(bytes)))
+            .unwrap();
+    };
+    let mut cases = vec![("a.txt", b"one\ntwo\n".to_vec(), b"uno\ndos\n".to_vec())];
+    #[cfg(feature = "gzip")]
+    {
+        use std::io::Write;
+        let gz = |text: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(text).unwrap();
+            e.finish().unwrap()
+        };
+        cases.push(("a.txt.gz", gz(b"one\ntwo\n"), gz(b"uno\ndos\n")));
+    }
+    for (key, before, after) in cases {
+        put(key, before);
+        let url = format!("memory:///stale-head/{key}");
+        let listed = sdf_connectors::match_pattern(&url, Default::default())
+            .unwrap()
+            .remove(0);
+        rt.block_on(store.freeze(key));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        put(key, after);
+        let e = run_to_completion(&ReadText::new(), &listed).unwrap_err().to_string();
+        assert!(e.contains("changed while it was being read"), "{key}: {e}");
+        assert!(e.contains("its modification time is"), "{key}: {e}");
+        assert!(e.contains(&url), "{key}: {e}");
+        assert!(!e.contains("decompressing"), "{key}: the object's own error: {e}");
+    }
+}
