@@ -54,7 +54,10 @@ fn list(pattern: &str, range: &ByteKeyRange) -> Vec<(String, u64)> {
 fn globs_list_the_same_objects_in_the_same_order_as_local_files() {
     let (bucket, dir) = trees();
     let cases = [
-        ("logs/*.csv", vec!["a-c.csv", "a.csv", "x1.csv", "x2.csv", "y.csv"]),
+        (
+            "logs/*.csv",
+            vec!["a-c.csv", "a.csv", "x1.csv", "x2.csv", "y.csv"],
+        ),
         ("logs/x?.csv", vec!["x1.csv", "x2.csv"]),
         ("logs/[ay].csv", vec!["a.csv", "y.csv"]),
         ("logs/[!ay]*.csv", vec!["x1.csv", "x2.csv"]),
@@ -94,10 +97,17 @@ fn listed_objects_carry_their_url_size_and_time() {
     bucket.put("in/a.csv", "12345");
     let files = match_pattern(&bucket.url("in/*.csv"), MatchOptions::default()).unwrap();
     assert_eq!(files.len(), 1);
-    assert_eq!(files[0].path.to_str(), Some(bucket.url("in/a.csv").as_str()));
+    assert_eq!(
+        files[0].path.to_str(),
+        Some(bucket.url("in/a.csv").as_str())
+    );
     assert_eq!(files[0].size, 5);
     let age = sdf_core::Timestamp::now().as_micros() - files[0].modified.as_micros();
-    assert!((0..60_000_000).contains(&age), "modified {:?}", files[0].modified);
+    assert!(
+        (0..60_000_000).contains(&age),
+        "modified {:?}",
+        files[0].modified
+    );
 }
 
 #[test]
@@ -134,7 +144,10 @@ fn empty_matches_follow_the_policy() {
     let allow_if = MatchOptions::default();
     assert!(match_pattern(&wildcard, allow_if).unwrap().is_empty());
     let e = match_pattern(&literal, allow_if).unwrap_err();
-    assert!(matches!(&e, Error::NoMatch { pattern } if *pattern == literal), "{e}");
+    assert!(
+        matches!(&e, Error::NoMatch { pattern } if *pattern == literal),
+        "{e}"
+    );
     let e = MatchFiles::new([wildcard.clone()]).run().unwrap_err();
     assert!(e.to_string().contains(&wildcard), "{e}");
     let allow = MatchFiles::new([literal]).empty_match(EmptyMatch::Allow);
@@ -146,7 +159,10 @@ fn a_scheme_without_its_feature_names_the_feature() {
     #[cfg(not(feature = "s3"))]
     {
         let e = match_pattern("s3://bucket/logs/*.csv", MatchOptions::default()).unwrap_err();
-        assert!(matches!(e, Error::StoreUnavailable { feature: "s3", .. }), "{e}");
+        assert!(
+            matches!(e, Error::StoreUnavailable { feature: "s3", .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("s3://bucket/logs"), "{e}");
     }
     let e = match_pattern("ftp://host/logs/*.csv", MatchOptions::default()).unwrap_err();

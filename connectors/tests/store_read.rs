@@ -47,7 +47,10 @@ fn text_reads_as_from_a_local_file_and_passes_the_kit() {
     let remote = bucket.object("in/a.txt", text.clone());
     let read = ReadText::new().buffer_size(8).min_split_size(1);
     assert_eq!(same_records_and_kit(&read, &local, &remote), 7);
-    let headers = ReadText::new().skip_header_lines(2).buffer_size(8).min_split_size(1);
+    let headers = ReadText::new()
+        .skip_header_lines(2)
+        .buffer_size(8)
+        .min_split_size(1);
     same_records_and_kit(&headers, &local, &remote);
     for (name, bytes) in [("empty", ""), ("one-byte", "x")] {
         let local = dir.file(name, bytes);
@@ -72,7 +75,9 @@ fn csv_and_json_lines_read_as_from_local_files() {
     let csv = "name,id\r\n\"a, quoted\",1\r\nb,2\r\n\"c \"\"q\"\"\",3\r\n";
     let local = dir.file("a.csv", csv);
     let remote = bucket.object("a.csv", csv);
-    let read = ReadCsv::<Vec<String>>::new().buffer_size(6).min_split_size(1);
+    let read = ReadCsv::<Vec<String>>::new()
+        .buffer_size(6)
+        .min_split_size(1);
     assert_eq!(same_records_and_kit(&read, &local, &remote), 3);
     let multiline = "id,text\n1,\"two\nlines\"\n2,plain\n";
     let local = dir.file("m.csv", multiline);
@@ -182,7 +187,10 @@ fn a_replaced_gzip_object_is_a_change_not_a_decoding_error() {
     std::thread::sleep(std::time::Duration::from_millis(5));
     bucket.put("a.txt.gz", gz("uno\ndos\n"));
     let e = run_to_completion(&ReadText::new(), &listed).unwrap_err();
-    assert!(e.to_string().contains("changed while it was being read"), "{e}");
+    assert!(
+        e.to_string().contains("changed while it was being read"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -199,7 +207,11 @@ fn a_pipeline_reads_memory_objects_end_to_end() {
     let files = MatchFiles::new([bucket.url("in/*.txt")]).apply(&mut p, "match");
     let lines = p.apply("read", files, ReadText::new().min_split_size(1_000));
     let out = p.collect("out", lines);
-    Executor::builder().workers(2).build().run_blocking(p).unwrap();
+    Executor::builder()
+        .workers(2)
+        .build()
+        .run_blocking(p)
+        .unwrap();
     let mut got = out.values();
     got.sort();
     want.sort();
@@ -217,7 +229,16 @@ fn tailing_and_writing_refuse_urls() {
     let Err(e) = WriteFiles::builder(bucket.url("out"), Text::new()).build::<String>() else {
         panic!("WriteFiles accepted a URL");
     };
-    assert!(matches!(e, Error::LocalOnly { connector: "WriteFiles", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::LocalOnly {
+                connector: "WriteFiles",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 /// A store whose `HEAD` answers stay as they were when [`freeze`](StaleHead::freeze) was
@@ -324,10 +345,15 @@ fn a_replacement_only_the_ranged_gets_see_is_still_a_change() {
         rt.block_on(store.freeze(key));
         std::thread::sleep(std::time::Duration::from_millis(5));
         put(key, after);
-        let e = run_to_completion(&ReadText::new(), &listed).unwrap_err().to_string();
+        let e = run_to_completion(&ReadText::new(), &listed)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("changed while it was being read"), "{key}: {e}");
         assert!(e.contains("its modification time is"), "{key}: {e}");
         assert!(e.contains(&url), "{key}: {e}");
-        assert!(!e.contains("decompressing"), "{key}: the object's own error: {e}");
+        assert!(
+            !e.contains("decompressing"),
+            "{key}: the object's own error: {e}"
+        );
     }
 }

@@ -8,7 +8,9 @@ mod store_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sdf_connectors::{ContinuousMatch, MatchAll, MatchFiles, Termination, WatchRestriction, WatchState};
+use sdf_connectors::{
+    ContinuousMatch, MatchAll, MatchFiles, Termination, WatchRestriction, WatchState,
+};
 use sdf_core::{
     CollectEmitter, ManualWatermarkEstimator, Output, ProcessContinuation, RestrictionTracker,
     SharedTracker, SplittableDoFn, Timestamp, WatermarkEstimator,
@@ -81,7 +83,10 @@ fn new_objects_are_emitted_once_across_polls_and_a_restart() {
         watermark: Timestamp::MIN,
     };
     let dofn = watch();
-    assert_eq!(w.poll(&dofn), [bucket.url("in/a.log"), bucket.url("in/b.log")]);
+    assert_eq!(
+        w.poll(&dofn),
+        [bucket.url("in/a.log"), bucket.url("in/b.log")]
+    );
     assert!(w.poll(&dofn).is_empty(), "nothing new");
     bucket.put("in/c.log", "c");
     assert_eq!(w.poll(&dofn), [bucket.url("in/c.log")]);
@@ -121,9 +126,15 @@ fn objects_are_deleted_after_the_runtime_commits_them() {
         bucket.put(&format!("in/{name}.log"), name);
     }
     bucket.put("in/keep.txt", "k");
-    assert_eq!(run_watch(bucket.url("in/*.log"), |w| w.delete_after_commit()), 3);
+    assert_eq!(
+        run_watch(bucket.url("in/*.log"), |w| w.delete_after_commit()),
+        3
+    );
     for name in ["a", "b", "c"] {
-        assert!(!bucket.exists(&format!("in/{name}.log")), "{name} was not deleted");
+        assert!(
+            !bucket.exists(&format!("in/{name}.log")),
+            "{name} was not deleted"
+        );
     }
     assert!(bucket.exists("in/keep.txt"));
 }
@@ -134,7 +145,11 @@ fn objects_are_archived_in_the_same_store_after_commit() {
     bucket.put("in/x/a.log", "a");
     bucket.put("in/b.log", "b");
     let archive = bucket.url("done");
-    assert_eq!(run_watch(bucket.url("in/**/*.log"), |w| w.archive_after_commit(archive)), 2);
+    assert_eq!(
+        run_watch(bucket.url("in/**/*.log"), |w| w
+            .archive_after_commit(archive)),
+        2
+    );
     assert!(!bucket.exists("in/x/a.log") && !bucket.exists("in/b.log"));
     assert!(bucket.exists("done/x/a.log") && bucket.exists("done/b.log"));
 }
@@ -144,10 +159,7 @@ fn archiving_objects_into_a_local_directory_is_refused() {
     let bucket = Bucket::new("watch-archive-local");
     bucket.put("in/a.log", "a");
     let dofn = watch().archive_after_commit(std::env::temp_dir().join("sdf-archive"));
-    let e = sdf_core::testing::run_to_completion(
-        &dofn.clone(),
-        &bucket.url("in/*.log"),
-    );
+    let e = sdf_core::testing::run_to_completion(&dofn.clone(), &bucket.url("in/*.log"));
     // The watch never terminates on its own; its first poll fails.
     let e = e.unwrap_err().to_string();
     assert!(e.contains("archived in the same storage"), "{e}");

@@ -10,8 +10,8 @@ use sdf_core::Finalizer;
 
 use super::pattern::Pattern;
 use crate::error::{Error, Result};
-use crate::storage;
 use crate::file::FileMetadata;
+use crate::storage;
 
 /// What happens to an emitted file after the output of the call that emitted it has been
 /// durably committed downstream.

@@ -125,7 +125,9 @@ impl Compression {
         let mut head = [0u8; 6];
         let n = match path.to_str().filter(|p| storage::is_url(p)) {
             Some(url) => storage::read_head(url, &mut head)?,
-            None => read_head(path, &mut head).map_err(|e| Error::io("opening", path, Some(0), e))?,
+            None => {
+                read_head(path, &mut head).map_err(|e| Error::io("opening", path, Some(0), e))?
+            }
         };
         let head = &head[..n];
         // bzip2 is "BZh" + a block size digit: text may start with "BZh", hardly "BZh1".."BZh9".

@@ -63,7 +63,8 @@ impl Source {
         let bytes = match remote {
             Some(url) => Bytes::Remote(ObjectReader::open(url, meta, on_change)?),
             None => Bytes::Local(Arc::new(
-                File::open(&meta.path).map_err(|e| Error::io("opening", &meta.path, Some(at), e))?,
+                File::open(&meta.path)
+                    .map_err(|e| Error::io("opening", &meta.path, Some(at), e))?,
             )),
         };
         let mut source = Source {
@@ -167,7 +168,10 @@ impl Source {
                 let now = file
                     .metadata()
                     .map_err(|e| Error::io("checking", &self.meta.path, Some(at), e))?;
-                (now.len(), now.modified().ok().map(Timestamp::from_system_time))
+                (
+                    now.len(),
+                    now.modified().ok().map(Timestamp::from_system_time),
+                )
             }
             Bytes::Remote(object) => {
                 let (len, modified) = object.head(at)?;
@@ -226,7 +230,12 @@ fn decoding_error(e: io::Error, path: &std::path::Path, pos: u64) -> Error {
     let kind = e.kind();
     match e.into_inner().map(|inner| inner.downcast::<Error>()) {
         Some(Ok(own)) => *own,
-        Some(Err(other)) => Error::io("decompressing", path, Some(pos), io::Error::new(kind, other)),
+        Some(Err(other)) => Error::io(
+            "decompressing",
+            path,
+            Some(pos),
+            io::Error::new(kind, other),
+        ),
         None => Error::io("decompressing", path, Some(pos), io::Error::from(kind)),
     }
 }

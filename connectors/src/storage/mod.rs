@@ -197,7 +197,10 @@ mod tests {
     #[test]
     fn urls_split_into_base_and_path() {
         let cases = [
-            ("s3://bucket/logs/a.csv", Some(("s3", "s3://bucket", "logs/a.csv"))),
+            (
+                "s3://bucket/logs/a.csv",
+                Some(("s3", "s3://bucket", "logs/a.csv")),
+            ),
             ("memory:///t/x", Some(("memory", "memory://", "t/x"))),
             ("gs://b", Some(("gs", "gs://b", ""))),
             (
