@@ -36,7 +36,10 @@ impl Resolved {
 /// Serves the URLs that start with `prefix` (whole path segments: `memory:///a` serves
 /// `memory:///a/x`, not `memory:///ab`) from `store`, which sees the rest of the path as its
 /// key. The longest registered prefix wins; registering the same prefix again replaces the
-/// store. Registration is process-wide.
+/// store. Registration is process-wide. A pattern is listed in the store of its root (its
+/// literal prefix), so register a store at or above the roots of the patterns that list it:
+/// `memory:///a/*` lists the store registered at `memory:///a`, never one registered at
+/// `memory:///a/b`.
 ///
 /// ```
 /// use std::sync::Arc;
