@@ -168,3 +168,16 @@ fn a_scheme_without_its_feature_names_the_feature() {
     let e = match_pattern("ftp://host/logs/*.csv", MatchOptions::default()).unwrap_err();
     assert!(e.to_string().contains("ftp://host/logs"), "{e}");
 }
+
+/// A store that cannot be built from the environment names the URL (no request is sent: the
+/// Azure builder refuses a missing account before any).
+#[cfg(feature = "azure")]
+#[test]
+fn a_store_without_its_settings_is_an_error_naming_the_url() {
+    if std::env::var_os("AZURE_STORAGE_ACCOUNT_NAME").is_some() {
+        return;
+    }
+    let e = match_pattern("az://container/logs/*.csv", MatchOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Store { .. }), "{e}");
+    assert!(e.to_string().contains("az://container/logs"), "{e}");
+}

@@ -54,8 +54,11 @@
 //! read blocks in `read(2)`: readers run on the runtime's stage worker threads, which may block.
 //!
 //! A reader reads an object through a read-ahead reader: a task on the IO runtime fetches
-//! ranged `GET`s of 4 MiB, at most 2 ahead of the reader (so at most 12 MiB per open object),
-//! and a seek restarts it at the new offset. Compressed objects are decoded from it like files.
+//! ranged `GET`s of 4 MiB (the first after a start or a seek: 256 KiB, enough for a header or
+//! a small piece), at most 2 ahead of the reader (so at most 12 MiB per open object, parked
+//! readers included), and a seek restarts it at the new offset. A reader also sends a `HEAD`
+//! at the start and the end of each call (see below): small objects cost about three requests
+//! per call. Compressed objects are decoded from it like files.
 //!
 //! ## Objects that change
 //!

@@ -19,13 +19,17 @@ use crate::file::FileMetadata;
 use crate::read::OnChange;
 use crate::read::source::compare;
 
-/// The size of each ranged `GET`.
+/// The size of each ranged `GET` after the first.
 const CHUNK: u64 = 4 << 20;
+/// The size of the first `GET` after a start or a seek: a call that reads only a header, or a
+/// small piece, does not fetch a whole chunk.
+const FIRST_CHUNK: u64 = 256 << 10;
 /// How many fetched chunks may wait for the reader (one more may be in flight).
 const AHEAD: usize = 2;
 
 /// Reads an object from some offset on, up to its listed size, through a task on the IO
-/// runtime that keeps up to [`AHEAD`] chunks of [`CHUNK`] bytes fetched ahead. A read blocks
+/// runtime that keeps up to [`AHEAD`] chunks of [`CHUNK`] bytes fetched ahead (the first one
+/// after a start or a seek is [`FIRST_CHUNK`]). A read blocks
 /// its thread while it waits for bytes, as a local read does; a seek drops what was fetched and
 /// restarts the task at the new offset, on the next read.
 ///
@@ -188,10 +192,10 @@ impl Object {
         }
     }
 
-    /// One ranged `GET` of `[pos, pos + CHUNK)` (within the listed size), checked against the
+    /// One ranged `GET` of `[pos, pos + len)` (within the listed size), checked against the
     /// listing.
-    async fn get(&self, pos: u64) -> Result<Bytes> {
-        let end = self.listed.size.min(pos.saturating_add(CHUNK));
+    async fn get(&self, pos: u64, len: u64) -> Result<Bytes> {
+        let end = self.listed.size.min(pos.saturating_add(len));
         let options = GetOptions {
             range: Some(GetRange::Bounded(pos..end)),
             ..GetOptions::default()
@@ -242,6 +246,7 @@ fn start(object: &Arc<Object>, pos: u64) -> Result<Feed> {
 /// The read-ahead task: fetches chunks from `pos` to the listed size, at most [`AHEAD`]
 /// waiting, and stops at the end or at the first error (queued for the reader).
 async fn fetch(object: Arc<Object>, shared: Arc<Shared>, mut pos: u64) {
+    let mut len = FIRST_CHUNK;
     while pos < object.listed.size {
         loop {
             if lock(&shared.queue).chunks.len() < AHEAD {
@@ -249,7 +254,8 @@ async fn fetch(object: Arc<Object>, shared: Arc<Shared>, mut pos: u64) {
             }
             shared.space.notified().await;
         }
-        let chunk = object.get(pos).await;
+        let chunk = object.get(pos, len).await;
+        len = CHUNK;
         let failed = chunk.is_err();
         if let Ok(bytes) = &chunk {
             pos += bytes.len() as u64;
