@@ -13,7 +13,7 @@
 //! | `az://container/key`, `abfs[s]://container@account.dfs.core.windows.net/key`, `azure://`, `adl://` | Azure Blob Storage | `azure` |
 //! | `http://host/path`, `https://host/path` | a WebDAV / plain HTTP server | `http` |
 //! | `memory:///key` | one in-memory store per process (tests) | `object-store` |
-//! | any prefix given to [`register_store`] | your own `Arc<dyn ObjectStore>` | `object-store` |
+//! | any prefix given to `register_store` | your own `Arc<dyn ObjectStore>` | `object-store` |
 //!
 //! A URL whose scheme has no compiled-in feature is [`Error::StoreUnavailable`], which names the
 //! feature to enable.
@@ -21,7 +21,7 @@
 //! ## Which store serves a URL
 //!
 //! A URL is split into its base (`scheme://authority`) and the `/`-separated segments of its
-//! path. The store is the one [registered](register_store) with the longest prefix of segments
+//! path. The store is the one registered (`register_store`) with the longest prefix of segments
 //! under the same base, and the object's key is the rest of the segments: a store registered
 //! at `memory:///tests/a` serves `memory:///tests/a/x/y.csv` as key `x/y.csv`. A URL without a
 //! registered store gets the store of its base, built once per process by
