@@ -174,14 +174,14 @@ pub(crate) fn feature_of(url: &str, scheme: &str) -> Result<&'static str> {
 /// Whether the feature for `feature` is compiled in.
 #[cfg(feature = "object-store")]
 pub(crate) fn compiled(feature: &str) -> bool {
-    match feature {
-        "object-store" => cfg!(feature = "object-store"),
-        "s3" => cfg!(feature = "s3"),
-        "gcs" => cfg!(feature = "gcs"),
-        "azure" => cfg!(feature = "azure"),
-        "http" => cfg!(feature = "http"),
-        _ => false,
-    }
+    const COMPILED: &[(&str, bool)] = &[
+        ("object-store", cfg!(feature = "object-store")),
+        ("s3", cfg!(feature = "s3")),
+        ("gcs", cfg!(feature = "gcs")),
+        ("azure", cfg!(feature = "azure")),
+        ("http", cfg!(feature = "http")),
+    ];
+    COMPILED.iter().any(|&(name, on)| on && name == feature)
 }
 
 /// The error for a URL given to a connector that works on local files only.
