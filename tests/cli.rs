@@ -187,6 +187,21 @@ fn read_parquet_names_a_missing_column_and_a_file_that_is_not_parquet() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--format parquet"));
 }
 
+#[cfg(not(feature = "s3"))]
+#[test]
+fn an_s3_pattern_without_the_s3_feature_names_the_feature() {
+    let out = sdf()
+        .args(["read", "s3://bucket/logs/**/*.csv", "--count"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("s3://bucket/logs") && stderr.contains("--features s3"),
+        "{stderr}"
+    );
+}
+
 /// Every line of the files under `dir` (the staging directory excluded), with its count.
 fn published_lines(dir: &Path) -> HashMap<String, usize> {
     let mut lines = HashMap::new();

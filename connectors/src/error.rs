@@ -208,6 +208,49 @@ pub enum Error {
         /// What is wrong, and what to do.
         reason: String,
     },
+    /// A URL names an object store whose cargo feature this build leaves out.
+    #[error(
+        "{url} is in an object store this build cannot reach: enable the cargo feature \
+         `{feature}` of sdf-connectors (the `sdf` package forwards it: `--features {feature}`)"
+    )]
+    StoreUnavailable {
+        /// The pattern or object URL.
+        url: String,
+        /// The feature that reads it.
+        feature: &'static str,
+    },
+    /// A URL that no object store reads.
+    #[error("cannot read {url}: {reason}")]
+    UnsupportedUrl {
+        /// The URL.
+        url: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// An object-store request failed: the store could not be built (credentials, region,
+    /// bucket), the object is gone, or the request failed after the store's retries.
+    #[error("{what} {url}{}: {source}", offset.map(|o| format!(" at byte {o}")).unwrap_or_default())]
+    Store {
+        /// What was being done: "listing", "reading", "deleting"...
+        what: &'static str,
+        /// The object or prefix URL.
+        url: String,
+        /// The byte offset, where there is one.
+        offset: Option<u64>,
+        /// The object store's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A connector that works on local files only was given a URL.
+    #[error("{connector} cannot use {url}: it works on local files only ({why})")]
+    LocalOnly {
+        /// The URL.
+        url: String,
+        /// The connector: "TailFile", "WriteFiles".
+        connector: &'static str,
+        /// Why, and what to do instead.
+        why: &'static str,
+    },
     /// A reader option is invalid.
     #[error("invalid reader option {option}: {reason}")]
     InvalidOption {

@@ -2,11 +2,17 @@
 //!
 //! Each piece is an SDF, and the pieces compose: "new records in new log files in a directory"
 //! is continuous matching followed by tailing, not a monolithic source.
+//!
+//! Files are local paths by default; with the cargo features `s3`, `gcs`, `azure`, `http` (or
+//! `object-store` alone, for stores you register) patterns and files may also be object URLs
+//! (`s3://bucket/logs/**/*.csv`), matched, watched and read through the same DoFns: see
+//! [`storage`].
 
 mod error;
 mod file;
 mod matching;
 pub mod read;
+pub mod storage;
 mod tail;
 mod write;
 

@@ -11,6 +11,7 @@ use sdf_core::Finalizer;
 use super::pattern::Pattern;
 use crate::error::{Error, Result};
 use crate::file::FileMetadata;
+use crate::storage;
 
 /// What happens to an emitted file after the output of the call that emitted it has been
 /// durably committed downstream.
@@ -33,7 +34,9 @@ pub enum CleanUp {
     /// Delete each file.
     Delete,
     /// Move each file into this directory, at its path below the pattern's root (created as
-    /// needed); across file systems it is copied, then removed. The directory must lie outside
+    /// needed); across file systems it is copied, then removed. For a URL pattern the
+    /// directory is a URL in the same object store (`s3://bucket/archive`): each object is
+    /// renamed there (copied, then deleted, on stores without a rename). The directory must lie outside
     /// what the pattern matches, or the archived file would be matched again.
     Archive(PathBuf),
 }
@@ -54,13 +57,26 @@ impl CleanUp {
                 Ok(Some(Box::new(move || -> Boxed {
                     Box::pin(async move {
                         for path in paths {
-                            delete(&path)?;
+                            match path.to_str().filter(|p| storage::is_url(p)) {
+                                Some(url) => storage::delete(url).await?,
+                                None => delete(&path)?,
+                            }
                         }
                         Ok(())
                     })
                 })))
             }
             CleanUp::Archive(dir) => {
+                let remote_dir = dir.to_str().is_some_and(storage::is_url);
+                if remote_dir != pattern.is_remote() {
+                    return Err(Error::UnsupportedUrl {
+                        url: format!("{} (archive {})", pattern.as_str(), dir.display()),
+                        reason: "files are archived in the same storage: a local directory for \
+                                 a local pattern, a URL in the same object store for a URL \
+                                 pattern"
+                            .into(),
+                    });
+                }
                 let mut moves = Vec::with_capacity(files.len());
                 for file in files {
                     let below = match file.path.strip_prefix(pattern.root()) {
@@ -80,7 +96,12 @@ impl CleanUp {
                 Ok(Some(Box::new(move || -> Boxed {
                     Box::pin(async move {
                         for (from, to) in moves {
-                            archive(&from, &to)?;
+                            match (from.to_str(), to.to_str()) {
+                                (Some(f), Some(t)) if storage::is_url(f) => {
+                                    storage::archive(f, t).await?
+                                }
+                                _ => archive(&from, &to)?,
+                            }
                         }
                         Ok(())
                     })

@@ -17,7 +17,7 @@ use super::match_all::{MatchAll, MatchFiles, MatchOptions};
 use super::notifier::Notifier;
 use super::pattern::Pattern;
 use super::state::{PollRound, Termination, WatchPolicy, WatchState};
-use super::storage::list_files;
+use super::storage::list;
 use super::tracker::{WatchPosition, WatchRestriction, WatchTracker};
 use crate::file::FileMetadata;
 
@@ -104,7 +104,8 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 ///
 /// Listing still happens every poll interval (events can be lost, network file systems send
 /// none), and without a watcher every call lists and resumes after the poll interval: when
-/// notifications are off, for a literal path, for a root that does not exist yet (retried at
+/// notifications are off, for an object store (a URL pattern: objects are polled, with their
+/// `last_modified` as modification time, under the same late-file rule), for a literal path, for a root that does not exist yet (retried at
 /// each poll), or when the platform refuses a watcher (the inotify watch limit; logged).
 /// Access events are ignored, and content changes wake the watch only with
 /// `match_updated_files`.
@@ -330,7 +331,7 @@ impl SplittableDoFn for ContinuousMatch {
         };
         let now = self.clock.now();
         let recursive = pattern.max_depth().is_none_or(|depth| depth > 1);
-        let watched = if self.notifications && !pattern.is_literal() {
+        let watched = if self.notifications && !pattern.is_literal() && !pattern.is_remote() {
             self.notifier.watch(pattern.root(), recursive)
         } else {
             None
@@ -347,7 +348,7 @@ impl SplittableDoFn for ContinuousMatch {
             }
             state.set_events(events);
         }
-        let listing = list_files(&pattern, &ByteKeyRange::all(), self.options.list);
+        let listing = list(&pattern, &ByteKeyRange::all(), self.options.list).await;
         let round = state.poll(listing, now, &self.policy)?;
         if !tracker.try_claim(WatchPosition::Round(round.clone()))? {
             return Ok(ProcessContinuation::Stop);

@@ -10,7 +10,7 @@ use sdf_runtime::{PCollection, Pipeline};
 use serde::{Deserialize, Serialize};
 
 use super::pattern::Pattern;
-use super::storage::{ListOptions, list_files};
+use super::storage::{ListOptions, list, list_files};
 use crate::error::{Error, Result};
 use crate::file::{EmptyMatch, FileMetadata};
 
@@ -30,8 +30,9 @@ pub struct MatchOptions {
 /// those paths: a file is claimed by its key before it is emitted, so the runner can split a
 /// large listing while it runs (an idle worker takes the rest of the key space, and lists only
 /// the directories that can hold keys in it), and a checkpoint resumes after the last file
-/// emitted. Listing is blocking I/O, which `process` may do (it runs on the stage's worker
-/// threads).
+/// emitted. Listing a local directory is blocking I/O, which `process` may do (it runs on the
+/// stage's worker threads); listing an object store (a URL pattern, see
+/// [`storage`](crate::storage)) is awaited on the IO runtime.
 ///
 /// An empty match is checked against [`EmptyMatch`] (default: `AllowIfWildcard`, as Beam's
 /// `matchAll`); a pattern that cannot be parsed or a directory that cannot be read fails the
@@ -111,7 +112,7 @@ impl SplittableDoFn for MatchAll {
         let pattern = Pattern::parse(pattern)?;
         let range = tracker.current_restriction();
         let mut found = false;
-        for file in list_files(&pattern, &range, self.options.list) {
+        for file in list(&pattern, &range, self.options.list).await {
             let file = file?;
             if !tracker.try_claim(file.rel.key())? {
                 return Ok(ProcessContinuation::Stop);

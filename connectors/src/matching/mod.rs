@@ -1,11 +1,12 @@
 //! # Matching files
 //!
-//! Patterns to files, once or continuously, as splittable DoFns over local directories.
+//! Patterns to files, once or continuously, as splittable DoFns over local directories and,
+//! for URL patterns, object stores ([`crate::storage`]).
 //!
 //! | piece | what |
 //! |---|---|
 //! | [`Pattern`] (`pattern.rs`) | a glob split into its literal root and components; an NFA over components (`**` stays linear), `globset` for one name; hidden names need a literal `.` |
-//! | [`list_files`] (`storage.rs`) | local storage: a sorted walk (`walkdir`) of the root, pruned by the pattern and a key range; size and modification time; errors naming the path; directory links not followed by default |
+//! | [`list_files`] (`storage.rs`) | listing (object stores: `crate::storage`, then the same order); local storage: a sorted walk (`walkdir`) of the root, pruned by the pattern and a key range; size and modification time; errors naming the path; directory links not followed by default |
 //! | [`RelPath`] (`relpath.rs`) | a path below the root; its key (components joined by NUL) is the walk's order |
 //! | [`MatchAll`], [`MatchFiles`] (`match_all.rs`) | one-shot matching: restriction = a `ByteKeyRange` of keys, so listings split and checkpoint; empty-match policy |
 //! | [`WatchState`], [`PollRound`], [`Termination`] (`state.rs`) | the bounded state of a watch and the pure poll logic |

@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use globset::{GlobBuilder, GlobMatcher};
 
 use crate::error::{Error, Result};
+use crate::storage::Url;
 
 /// A file pattern: a path, or a glob matched in the directory its literal prefix names.
 ///
@@ -19,6 +20,9 @@ use crate::error::{Error, Result};
 ///   as in a shell;
 /// - a string without any of `*?[{\` is a path, taken literally; naming a directory is an
 ///   error (match its files with `dir/*`).
+///
+/// An object URL (`s3://bucket/logs/**/*.csv`, see [`storage`](crate::storage)) is a pattern
+/// over the keys below its base, with the same rules; its root is a URL (`s3://bucket/logs`).
 ///
 /// The components before the first wildcard are the **root**, the directory that is listed
 /// (`/logs/2024-*/*.gz` lists `/logs`, and only descends into `2024-*`). A relative pattern is
@@ -40,6 +44,8 @@ pub struct Pattern {
     text: String,
     root: PathBuf,
     kind: Kind,
+    /// Whether it is an object URL (`s3://bucket/logs/*.csv`).
+    remote: bool,
 }
 
 #[derive(Clone)]
@@ -69,51 +75,49 @@ impl Pattern {
         if text.is_empty() {
             return Err(invalid("the pattern is empty"));
         }
-        let parts: Vec<&str> = text.split('/').filter(|c| !c.is_empty()).collect();
-        let Some(first) = parts.iter().position(|c| is_glob(c)) else {
+        let url = Url::parse(text);
+        let path = url.map_or(text, |u| u.path);
+        let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let first = parts.iter().position(|c| is_glob(c));
+        if let Some(url) = url {
+            // An object URL: the root is the base and the literal segments, as written.
+            let literal = &parts[..first.unwrap_or(parts.len())];
+            let root = std::iter::once(url.base)
+                .chain(literal.iter().copied())
+                .collect::<Vec<_>>()
+                .join("/");
+            if literal.is_empty() && first.is_none() {
+                return Err(invalid("a URL names an object: add its key, or a wildcard"));
+            }
+            let kind = match first {
+                None => Kind::Path,
+                Some(first) => Kind::Glob(components(&parts[first..], &invalid)?),
+            };
+            return Ok(Pattern {
+                text: text.to_string(),
+                root: PathBuf::from(root),
+                kind,
+                remote: true,
+            });
+        }
+        let Some(first) = first else {
             let root = absolute(Path::new(text), text)?;
             return Ok(Pattern {
                 text: text.to_string(),
                 root,
                 kind: Kind::Path,
+                remote: false,
             });
         };
         let mut root = PathBuf::from(if text.starts_with('/') { "/" } else { "." });
         root.extend(&parts[..first]);
-        let mut comps = Vec::new();
-        for part in &parts[first..] {
-            match *part {
-                "**" if matches!(comps.last(), Some(Comp::Any)) => {}
-                "**" => comps.push(Comp::Any),
-                "." | ".." => {
-                    return Err(invalid("`.` and `..` cannot follow a wildcard"));
-                }
-                glob if glob.contains("**") => {
-                    return Err(invalid(&format!(
-                        "in component {glob}: `**` must be a whole path component"
-                    )));
-                }
-                glob => {
-                    let matcher = GlobBuilder::new(glob)
-                        .literal_separator(true)
-                        .backslash_escape(true)
-                        .build()
-                        .map_err(|e| invalid(&format!("in component {glob}: {}", e.kind())))?
-                        .compile_matcher();
-                    comps.push(Comp::Name {
-                        matcher,
-                        dotted: glob.starts_with('.'),
-                    });
-                }
-            }
-        }
         Ok(Pattern {
             text: text.to_string(),
             root: absolute(&root, text)?,
-            kind: Kind::Glob(comps),
+            kind: Kind::Glob(components(&parts[first..], &invalid)?),
+            remote: false,
         })
     }
-
     /// The pattern as given.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -143,8 +147,32 @@ impl Pattern {
         }
     }
 
-    /// Whether `path` (absolute, or relative to the current directory) matches.
+    /// Whether the pattern is an object URL (`s3://bucket/logs/*.csv`): its root and the
+    /// paths it matches are URLs, listed and read through an object store (see
+    /// [`storage`](crate::storage)).
+    pub fn is_remote(&self) -> bool {
+        self.remote
+    }
+
+    /// Whether `path` (absolute, or relative to the current directory; a URL for a remote
+    /// pattern) matches.
     pub fn is_match(&self, path: &Path) -> bool {
+        if self.remote {
+            let (Some(path), Some(root)) = (path.to_str(), self.root.to_str()) else {
+                return false;
+            };
+            let Some(below) = path.strip_prefix(root) else {
+                return false;
+            };
+            return match (&self.kind, below.strip_prefix('/')) {
+                (Kind::Path, _) => below.is_empty(),
+                (Kind::Glob(_), Some(below)) => {
+                    let names: Vec<&str> = below.split('/').collect();
+                    !names.iter().any(|n| n.is_empty()) && self.matches(&names)
+                }
+                (Kind::Glob(_), None) => false,
+            };
+        }
         let Ok(path) = std::path::absolute(path) else {
             return false;
         };
@@ -241,6 +269,38 @@ impl fmt::Display for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// The matchers of the components after the root.
+fn components(parts: &[&str], invalid: &dyn Fn(&str) -> Error) -> Result<Vec<Comp>> {
+    let mut comps = Vec::new();
+    for part in parts {
+        match *part {
+            "**" if matches!(comps.last(), Some(Comp::Any)) => {}
+            "**" => comps.push(Comp::Any),
+            "." | ".." => {
+                return Err(invalid("`.` and `..` cannot follow a wildcard"));
+            }
+            glob if glob.contains("**") => {
+                return Err(invalid(&format!(
+                    "in component {glob}: `**` must be a whole path component"
+                )));
+            }
+            glob => {
+                let matcher = GlobBuilder::new(glob)
+                    .literal_separator(true)
+                    .backslash_escape(true)
+                    .build()
+                    .map_err(|e| invalid(&format!("in component {glob}: {}", e.kind())))?
+                    .compile_matcher();
+                comps.push(Comp::Name {
+                    matcher,
+                    dotted: glob.starts_with('.'),
+                });
+            }
+        }
+    }
+    Ok(comps)
 }
 
 /// Whether a component has an unescaped wildcard.

@@ -1,5 +1,5 @@
-//! Local storage: the files of a [`Pattern`], listed in key order with their size and
-//! modification time.
+//! Listing: the files of a [`Pattern`], listed in key order with their size and modification
+//! time; a local walk here, an object store's listing in [`crate::storage`].
 
 use std::ffi::OsStr;
 use std::io::ErrorKind;
@@ -70,12 +70,16 @@ pub struct ListedFile {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn list_files(pattern: &Pattern, range: &ByteKeyRange, options: ListOptions) -> Listing {
+    if pattern.is_remote() {
+        return Listing::objects(crate::storage::list_blocking(pattern, range), range);
+    }
     if pattern.is_literal() {
         let file = literal(pattern).transpose();
         let file = file.filter(|f| f.as_ref().map_or(true, |f| range.contains(&f.rel.key())));
         return Listing {
             walk: None,
             literal: file,
+            objects: Vec::new().into_iter(),
             range: range.clone(),
         };
     }
@@ -99,17 +103,45 @@ pub fn list_files(pattern: &Pattern, range: &ByteKeyRange, options: ListOptions)
             pattern: pattern.clone(),
         }),
         literal: None,
+        objects: Vec::new().into_iter(),
         range: range.clone(),
     }
 }
 
+/// [`list_files`] for async callers: a remote pattern's listing is awaited (its requests run on
+/// the IO runtime), a local one is returned as the lazy walk of `list_files`.
+pub(crate) async fn list(pattern: &Pattern, range: &ByteKeyRange, options: ListOptions) -> Listing {
+    if pattern.is_remote() {
+        return Listing::objects(crate::storage::list(pattern, range).await, range);
+    }
+    list_files(pattern, range, options)
+}
+
 type Prune = Box<dyn FnMut(&DirEntry) -> bool + Send>;
 
-/// The iterator [`list_files`] returns. It does blocking file-system calls.
+/// The iterator [`list_files`] returns. It does blocking file-system calls; the listing of an
+/// object store is done (and held) before it is returned.
 pub struct Listing {
     walk: Option<Walk>,
     literal: Option<Result<ListedFile>>,
+    objects: std::vec::IntoIter<ListedFile>,
     range: ByteKeyRange,
+}
+
+impl Listing {
+    /// A finished listing of objects, or its error.
+    fn objects(listed: Result<Vec<ListedFile>>, range: &ByteKeyRange) -> Listing {
+        let (literal, objects) = match listed {
+            Ok(objects) => (None, objects),
+            Err(e) => (Some(Err(e)), Vec::new()),
+        };
+        Listing {
+            walk: None,
+            literal,
+            objects: objects.into_iter(),
+            range: range.clone(),
+        }
+    }
 }
 
 struct Walk {
@@ -132,6 +164,9 @@ impl Iterator for Listing {
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(file) = self.literal.take() {
             return Some(file);
+        }
+        if let Some(object) = self.objects.next() {
+            return Some(Ok(object));
         }
         let walk = self.walk.as_mut()?;
         loop {

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::storage;
 
 /// How the files a reader is given are compressed.
 ///
@@ -122,7 +123,12 @@ impl Compression {
             return Ok(None);
         }
         let mut head = [0u8; 6];
-        let n = read_head(path, &mut head).map_err(|e| Error::io("opening", path, Some(0), e))?;
+        let n = match path.to_str().filter(|p| storage::is_url(p)) {
+            Some(url) => storage::read_head(url, &mut head)?,
+            None => {
+                read_head(path, &mut head).map_err(|e| Error::io("opening", path, Some(0), e))?
+            }
+        };
         let head = &head[..n];
         // bzip2 is "BZh" + a block size digit: text may start with "BZh", hardly "BZh1".."BZh9".
         for (magic, codec) in MAGIC {

@@ -109,6 +109,14 @@
 //! call starts and ends; see [`OnChange`] for the policy (by default a file whose size or
 //! modification time changed fails the call, whose output the runtime then discards). A file
 //! that ends before its listed size fails wherever that is found. Nothing is lost silently.
+//!
+//! ## Objects
+//!
+//! A [`FileMetadata`](crate::FileMetadata) whose path is an object's URL is read the same way
+//! through a read-ahead reader of ranged `GET`s on the IO runtime (see
+//! [`storage`](crate::storage)): ranges seek, compressed objects decode, and every response
+//! is checked against the listing under [`OnChange`]. A read blocks the worker thread while
+//! it waits for bytes, as a local read does.
 
 #[cfg(feature = "arrow")]
 mod arrow;
@@ -125,7 +133,7 @@ mod options;
 mod parquet;
 mod range;
 mod reader;
-mod source;
+pub(crate) mod source;
 mod text;
 
 #[cfg(feature = "arrow")]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{self, Codec};
 use crate::error::{Error, Location, Result};
 use crate::file::FileMetadata;
+use crate::storage::{self, ObjectReader};
 
 /// What a reader does when a file is not as it was listed (its [`FileMetadata`]).
 ///
@@ -34,7 +35,7 @@ pub enum OnChange {
 
 /// The bytes of one file, from some offset on.
 pub(crate) struct Source {
-    file: Arc<File>,
+    bytes: Bytes,
     meta: FileMetadata,
     on_change: OnChange,
     decoder: Option<(Box<dyn Read + Send>, Arc<AtomicU64>)>,
@@ -42,18 +43,32 @@ pub(crate) struct Source {
     pos: u64,
 }
 
+/// Where the bytes come from: a local file, or an object read ahead on the IO runtime.
+enum Bytes {
+    Local(Arc<File>),
+    Remote(ObjectReader),
+}
+
 impl Source {
-    /// Opens `meta`'s file at offset 0, checking it against its listing.
+    /// Opens `meta`'s file (or object) at offset 0, checking it against its listing.
+    // Without the `object-store` feature no `ObjectReader` exists: its arm is unreachable.
+    #[cfg_attr(not(feature = "object-store"), allow(unreachable_code))]
     pub(crate) fn open(
         meta: &FileMetadata,
         codec: Option<Codec>,
         on_change: OnChange,
         at: u64,
     ) -> Result<Self> {
-        let file =
-            File::open(&meta.path).map_err(|e| Error::io("opening", &meta.path, Some(at), e))?;
+        let remote = meta.path.to_str().filter(|p| storage::is_url(p));
+        let bytes = match remote {
+            Some(url) => Bytes::Remote(ObjectReader::open(url, meta, on_change)?),
+            None => Bytes::Local(Arc::new(
+                File::open(&meta.path)
+                    .map_err(|e| Error::io("opening", &meta.path, Some(at), e))?,
+            )),
+        };
         let mut source = Source {
-            file: Arc::new(file),
+            bytes,
             meta: meta.clone(),
             on_change,
             decoder: None,
@@ -62,9 +77,15 @@ impl Source {
         source.check(at)?;
         if let Some(codec) = codec {
             let consumed = Arc::new(AtomicU64::new(0));
-            let raw = Counted {
-                file: Arc::clone(&source.file),
-                consumed: Arc::clone(&consumed),
+            let raw: Box<dyn Read + Send> = match &source.bytes {
+                Bytes::Local(file) => Box::new(Counted {
+                    raw: Arc::clone(file),
+                    consumed: Arc::clone(&consumed),
+                }),
+                Bytes::Remote(object) => Box::new(Counted {
+                    raw: object.reopen(),
+                    consumed: Arc::clone(&consumed),
+                }),
             };
             source.decoder = Some((codec::decoder(codec, raw, &meta.path)?, consumed));
         }
@@ -97,9 +118,14 @@ impl Source {
     /// Moves to `offset` of a plain file (a compressed one cannot seek).
     pub(crate) fn seek(&mut self, offset: u64) -> Result<()> {
         debug_assert!(self.decoder.is_none());
-        (&*self.file)
-            .seek(SeekFrom::Start(offset))
-            .map_err(|e| Error::io("seeking in", &self.meta.path, Some(offset), e))?;
+        match &mut self.bytes {
+            Bytes::Local(file) => {
+                (&**file)
+                    .seek(SeekFrom::Start(offset))
+                    .map_err(|e| Error::io("seeking in", &self.meta.path, Some(offset), e))?;
+            }
+            Bytes::Remote(object) => object.seek(offset),
+        }
         self.pos = offset;
         Ok(())
     }
@@ -109,23 +135,24 @@ impl Source {
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         let n = match &mut self.decoder {
             Some((decoder, _)) => retry(|| decoder.read(buf))
-                .map_err(|e| Error::io("decompressing", &self.meta.path, Some(self.pos), e))?,
+                .map_err(|e| decoding_error(e, &self.meta.path, self.pos))?,
             None => {
                 let left = self.meta.size.saturating_sub(self.pos);
                 let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                 if want == 0 {
                     return Ok(0);
                 }
-                let n = retry(|| (&*self.file).read(&mut buf[..want]))
-                    .map_err(|e| Error::io("reading", &self.meta.path, Some(self.pos), e))?;
+                let n = match &mut self.bytes {
+                    Bytes::Local(file) => retry(|| (&**file).read(&mut buf[..want]))
+                        .map_err(|e| Error::io("reading", &self.meta.path, Some(self.pos), e))?,
+                    Bytes::Remote(object) => object.read(&mut buf[..want])?,
+                };
                 if n == 0 {
-                    return Err(self.changed(
-                        self.pos,
-                        format!(
-                            "it ends at byte {} but was listed with {} bytes",
-                            self.pos, self.meta.size
-                        ),
-                    ));
+                    let what = format!(
+                        "it ends at byte {} but was listed with {} bytes",
+                        self.pos, self.meta.size
+                    );
+                    return Err(changed(self.on_change, self.at(self.pos), what));
                 }
                 n
             }
@@ -136,47 +163,80 @@ impl Source {
 
     /// Checks the open file against its listing (at the start and at the end of a call).
     pub(crate) fn check(&self, at: u64) -> Result<()> {
-        let now = self
-            .file
-            .metadata()
-            .map_err(|e| Error::io("checking", &self.meta.path, Some(at), e))?;
-        if now.len() < self.meta.size {
-            let what = format!("it is {} bytes, listed with {}", now.len(), self.meta.size);
-            return Err(self.changed(at, what));
-        }
-        if self.on_change == OnChange::Fail {
-            let modified = now.modified().ok().map(Timestamp::from_system_time);
-            if now.len() != self.meta.size {
-                let what = format!(
-                    "it grew to {} bytes, listed with {}",
+        let (len, modified) = match &self.bytes {
+            Bytes::Local(file) => {
+                let now = file
+                    .metadata()
+                    .map_err(|e| Error::io("checking", &self.meta.path, Some(at), e))?;
+                (
                     now.len(),
-                    self.meta.size
-                );
-                return Err(self.changed(at, what));
+                    now.modified().ok().map(Timestamp::from_system_time),
+                )
             }
-            if modified.is_some_and(|m| m != self.meta.modified)
-                && self.meta.modified != Timestamp::MIN
-            {
-                let what = format!(
-                    "its modification time is {modified:?}, listed as {:?}",
-                    self.meta.modified
-                );
-                return Err(self.changed(at, what));
+            Bytes::Remote(object) => {
+                let (len, modified) = object.head(at)?;
+                (len, Some(modified))
             }
-        }
-        Ok(())
-    }
-
-    fn changed(&self, offset: u64, what: String) -> Error {
-        let hint = match self.on_change {
-            OnChange::Fail => " (or read appended files with OnChange::ReadListed)",
-            OnChange::ReadListed => "",
         };
-        Error::FileChanged {
-            at: self.at(offset),
-            what,
-            hint,
+        let at = self.at(at);
+        compare(&self.meta, self.on_change, len, modified, at)
+    }
+}
+
+/// Compares what a file or object is now (`len`, `modified`) with its listing, under the
+/// `on_change` policy; `at` is where the reader is, for the error.
+pub(crate) fn compare(
+    meta: &FileMetadata,
+    on_change: OnChange,
+    len: u64,
+    modified: Option<Timestamp>,
+    at: Location,
+) -> Result<()> {
+    if len < meta.size {
+        let what = format!("it is {len} bytes, listed with {}", meta.size);
+        return Err(changed(on_change, at, what));
+    }
+    if on_change == OnChange::Fail {
+        if len != meta.size {
+            let what = format!("it grew to {len} bytes, listed with {}", meta.size);
+            return Err(changed(on_change, at, what));
         }
+        if modified.is_some_and(|m| m != meta.modified) && meta.modified != Timestamp::MIN {
+            let what = format!(
+                "its modification time is {modified:?}, listed as {:?}",
+                meta.modified
+            );
+            return Err(changed(on_change, at, what));
+        }
+    }
+    Ok(())
+}
+
+/// The error of a file that is not as listed.
+pub(crate) fn changed(on_change: OnChange, at: Location, what: String) -> Error {
+    let hint = match on_change {
+        OnChange::Fail => " (or read appended files with OnChange::ReadListed)",
+        OnChange::ReadListed => "",
+    };
+    Error::FileChanged { at, what, hint }
+}
+
+/// The error of a decoder: an object's own error (changed, gone) that came through it as an
+/// `io::Error` is unwrapped; anything else failed to decompress at `pos`.
+fn decoding_error(e: io::Error, path: &std::path::Path, pos: u64) -> Error {
+    if !e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        return Error::io("decompressing", path, Some(pos), e);
+    }
+    let kind = e.kind();
+    match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(own)) => *own,
+        Some(Err(other)) => Error::io(
+            "decompressing",
+            path,
+            Some(pos),
+            io::Error::new(kind, other),
+        ),
+        None => Error::io("decompressing", path, Some(pos), io::Error::from(kind)),
     }
 }
 
@@ -191,14 +251,24 @@ fn retry(mut read: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
 }
 
 /// The compressed bytes under a decoder, counted for progress.
-struct Counted {
-    file: Arc<File>,
+struct Counted<R> {
+    raw: R,
     consumed: Arc<AtomicU64>,
 }
 
-impl Read for Counted {
+impl Read for Counted<Arc<File>> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (&*self.file).read(buf)?;
+        let n = (&*self.raw).read(buf)?;
+        self.consumed.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Read for Counted<ObjectReader> {
+    /// An object's error reaches the decoder as an `io::Error` wrapping the crate's error,
+    /// which [`Source::read`] unwraps again.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.raw.read(buf).map_err(io::Error::other)?;
         self.consumed.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }

@@ -190,7 +190,9 @@ impl SplittableDoFn for TailFile {
     type Tracker = TailTracker;
     type WatermarkEstimator = MonotonicWatermarkEstimator;
 
-    fn initial_restriction(&self, _input: &FileMetadata) -> sdf_core::Result<TailRange> {
+    /// An error for an object's URL: tailing follows local files only.
+    fn initial_restriction(&self, input: &FileMetadata) -> sdf_core::Result<TailRange> {
+        local_only(input)?;
         Ok(TailRange {
             range: OffsetRange::new(0, i64::MAX),
             file: None,
@@ -218,6 +220,7 @@ impl SplittableDoFn for TailFile {
         output: &mut Output<'_, TailLine>,
         _watermark: &mut MonotonicWatermarkEstimator,
     ) -> sdf_core::Result<ProcessContinuation> {
+        local_only(input)?;
         let until_eof = tracker.current_restriction().until_eof;
         let tail = Tail {
             options: self,
@@ -227,5 +230,19 @@ impl SplittableDoFn for TailFile {
             until_eof,
         };
         Ok(tail.run().await?)
+    }
+}
+
+/// Tailing follows appends, rotations and truncations of local files: an object's URL is an
+/// error.
+fn local_only(input: &FileMetadata) -> crate::Result<()> {
+    match input.path.to_str().filter(|p| crate::storage::is_url(p)) {
+        Some(url) => Err(crate::storage::local_only(
+            url,
+            "TailFile",
+            "objects are not appended to; read them with ReadText or ReadFile, or watch a \
+             prefix for new objects with MatchAll::continuously",
+        )),
+        None => Ok(()),
     }
 }

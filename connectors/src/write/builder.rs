@@ -79,11 +79,20 @@ impl<F> WriteFilesBuilder<F> {
         self
     }
 
-    /// Checks the names and creates the output and staging directories.
+    /// Checks the names and creates the output and staging directories. An object store's
+    /// URL as the output directory is [`Error::LocalOnly`](crate::Error::LocalOnly).
     pub fn build<T>(self) -> Result<WriteFiles<T, F>>
     where
         F: FileFormat<T>,
     {
+        if let Some(url) = self.out.to_str().filter(|p| crate::storage::is_url(p)) {
+            return Err(crate::storage::local_only(
+                url,
+                "WriteFiles",
+                "it publishes by renaming staged files in a local directory; write locally, \
+                 then upload",
+            ));
+        }
         let naming = match (&self.template, &self.prefix) {
             (Some(template), _) => FileNaming::new(template)?,
             (None, prefix) => {

@@ -140,3 +140,40 @@ fn many_double_stars_stay_linear() {
     hit.extend(["a", "b", "c", "d", "f.x"].map(String::from));
     assert!(p.matches(&hit));
 }
+
+#[test]
+fn url_patterns_keep_their_base_as_root() {
+    let cases = [
+        ("s3://bucket/logs/**/*.csv", "s3://bucket/logs", false),
+        ("s3://bucket/*.csv", "s3://bucket", false),
+        ("memory:///t/a/2024-*/x.txt", "memory:///t/a", false),
+        ("gs://b/k/a.txt", "gs://b/k/a.txt", true),
+    ];
+    for (pattern, root, literal) in cases {
+        let p = Pattern::parse(pattern).unwrap();
+        assert!(p.is_remote(), "{pattern}");
+        assert_eq!(p.root().to_str(), Some(root), "{pattern}");
+        assert_eq!(p.is_literal(), literal, "{pattern}");
+    }
+    assert!(!Pattern::parse("/data/*.csv").unwrap().is_remote());
+    assert!(Pattern::parse("s3://bucket").is_err());
+    assert!(Pattern::parse("s3://bucket/a**/x").is_err());
+}
+
+#[test]
+fn url_patterns_match_urls_component_wise() {
+    let cases = [
+        ("s3://b/logs/**/*.csv", "s3://b/logs/x.csv", true),
+        ("s3://b/logs/**/*.csv", "s3://b/logs/2024/05/x.csv", true),
+        ("s3://b/logs/*.csv", "s3://b/logs/2024/x.csv", false),
+        ("s3://b/logs/*.csv", "s3://b/logsx/a.csv", false),
+        ("s3://b/logs/*.csv", "s3://c/logs/a.csv", false),
+        ("s3://b/logs/*", "s3://b/logs/.hidden", false),
+        ("s3://b/logs/a.csv", "s3://b/logs/a.csv", true),
+        ("s3://b/logs/?.csv", "s3://b/logs//a.csv", false),
+    ];
+    for (pattern, url, expected) in cases {
+        let p = Pattern::parse(pattern).unwrap();
+        assert_eq!(p.is_match(Path::new(url)), expected, "{pattern} vs {url}");
+    }
+}
