@@ -197,6 +197,18 @@ pub enum Error {
         /// What is wrong, and what to do.
         reason: String,
     },
+    /// A file is not a valid file of its format, or uses a feature this reader lacks: a bad
+    /// magic number, a block not followed by the file's sync marker, a block that runs past the
+    /// end of the file, a block larger than the reader's limit, an unknown codec.
+    #[error("{at}: not a readable {format} file: {reason}")]
+    BadFile {
+        /// Where the problem is.
+        at: Location,
+        /// The format: "Avro".
+        format: &'static str,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
     /// A reader option is invalid.
     #[error("invalid reader option {option}: {reason}")]
     InvalidOption {

@@ -3,6 +3,8 @@
 //! Each piece is an SDF, and the pieces compose: "new records in new log files in a directory"
 //! is continuous matching followed by tailing, not a monolithic source.
 
+#[cfg(feature = "avro")]
+pub mod avro;
 mod error;
 mod file;
 mod matching;
@@ -10,6 +12,8 @@ pub mod read;
 mod tail;
 mod write;
 
+#[cfg(feature = "avro")]
+pub use avro::ReadAvro;
 pub use error::{Error, Location, Result};
 pub use file::{EmptyMatch, FileMetadata};
 pub use matching::{
