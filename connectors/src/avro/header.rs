@@ -98,7 +98,7 @@ fn read_metadata(input: &mut Input, limit: u64) -> Result<HashMap<String, Vec<u8
             return Err(input.bad(
                 at,
                 format!(
-                    "the header is longer than {limit} bytes: raise ReadAvro::max_block_bytes \
+                    "the header is longer than {limit} bytes: raise ReadAvro::max_header_bytes \
                      if headers this large are expected"
                 ),
             ));
@@ -117,7 +117,7 @@ fn string(input: &mut Input, limit: u64, what: &str) -> Result<Vec<u8>> {
             at,
             format!(
                 "{what} declares {len} bytes, more than the limit of {limit}: the header is \
-                 corrupt, or raise ReadAvro::max_block_bytes"
+                 corrupt, or raise ReadAvro::max_header_bytes"
             ),
         ));
     }

@@ -51,6 +51,7 @@ impl<O> Clone for EventTime<O> {
 struct Options {
     buffer_size: usize,
     max_block_bytes: u64,
+    max_header_bytes: u64,
     on_change: OnChange,
     min_split_size: u64,
 }
@@ -60,6 +61,7 @@ impl Default for Options {
         Options {
             buffer_size: 256 << 10,
             max_block_bytes: 256 << 20,
+            max_header_bytes: 64 << 20,
             on_change: OnChange::Fail,
             min_split_size: 64 << 10,
         }
@@ -151,11 +153,18 @@ impl<O: Send + 'static> ReadAvro<O> {
         self
     }
 
-    /// The largest block, compressed or decoded, and the largest header (default 256 MiB). A
+    /// The largest block, compressed or decoded (default 256 MiB). A
     /// block that declares or decodes to more is an [`Error::BadFile`] naming the file and
     /// offset, never an allocation: memory per call is about twice this at most.
     pub fn max_block_bytes(mut self, bytes: u64) -> Self {
         self.options.max_block_bytes = bytes.max(1);
+        self
+    }
+
+    /// The largest header, metadata and schema included (default 64 MiB). A header that
+    /// declares more is an [`Error::BadFile`].
+    pub fn max_header_bytes(mut self, bytes: u64) -> Self {
+        self.options.max_header_bytes = bytes.max(1);
         self
     }
 
@@ -291,7 +300,7 @@ impl<O: Send + 'static> SplittableDoFn for ReadAvro<O> {
         let start = range.start().max(0) as u64;
         let limit = self.options.max_block_bytes;
         let mut input = Input::open(file, self.options.on_change, self.options.buffer_size)?;
-        let header = Header::read(&mut input, limit)?;
+        let header = Header::read(&mut input, self.options.max_header_bytes)?;
         let datum = GenericDatumReader::builder(&header.schema)
             .maybe_reader_schema(self.reader_schema.as_deref())
             .build()
