@@ -35,8 +35,10 @@ impl Header {
             return Err(input.bad(
                 0,
                 format!(
-                    "it starts with {magic:02x?}, not the Avro magic number \"Obj\\x01\" \
-                     (4f 62 6a 01): it is not an Avro object container file, or it is damaged"
+                    "it starts with {:02x} {:02x} {:02x} {:02x}, not the Avro magic number \
+                     \"Obj\\x01\" (4f 62 6a 01): it is not an Avro object container file, or \
+                     it is damaged",
+                    magic[0], magic[1], magic[2], magic[3]
                 ),
             ));
         }

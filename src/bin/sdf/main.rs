@@ -57,6 +57,9 @@ pub(crate) enum Format {
     Csv,
     /// One JSON value per line.
     Jsonl,
+    /// Avro object container files (any codec but xz); records are printed and written as
+    /// JSON lines.
+    Avro,
 }
 
 /// `500ms`, `2s`, `1m`.

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use sdf_connectors::read::OnChange;
 use sdf_connectors::{
-    Csv, FileFormat, Json, MatchAll, ReadCsv, ReadJsonLines, ReadText, Termination, Text,
-    WriteFiles,
+    Csv, FileFormat, Json, MatchAll, ReadAvro, ReadCsv, ReadJsonLines, ReadText, Termination,
+    Text, WriteFiles,
 };
 use sdf_core::Timestamp;
 use sdf_runtime::{DirectoryStore, Executor, MetricsHandle, PCollection, Pipeline};
@@ -80,6 +80,14 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), Box<dyn Error>> {
                 "read",
                 files,
                 ReadJsonLines::<serde_json::Value>::new().on_change(OnChange::ReadListed),
+            );
+            write(&mut p, values, &args, Json::lines())?;
+        }
+        Format::Avro => {
+            let values = p.apply(
+                "read",
+                files,
+                ReadAvro::json().on_change(OnChange::ReadListed),
             );
             write(&mut p, values, &args, Json::lines())?;
         }
