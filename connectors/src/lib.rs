@@ -2,6 +2,14 @@
 //!
 //! Each piece is an SDF, and the pieces compose: "new records in new log files in a directory"
 //! is continuous matching followed by tailing, not a monolithic source.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`read`] | text, CSV and JSON lines, split at any byte |
+//! | `avro` (feature `avro`) | Avro object container files, split at blocks |
+//!
+//! Matching ([`MatchAll`], [`ContinuousMatch`]), tailing ([`TailFile`]) and the exactly-once
+//! file sink ([`WriteFiles`]) are re-exported at the root.
 
 #[cfg(feature = "avro")]
 pub mod avro;

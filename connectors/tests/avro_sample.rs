@@ -34,7 +34,7 @@ fn trip(i: u64) -> Value {
     let payments = ["CARD", "CASH", "APP"];
     let tags = ["airport", "night", "shared", "long"];
     let s = |x: &str| Value::String(x.to_string());
-    let driver = if i % 7 == 0 {
+    let driver = if i.is_multiple_of(7) {
         Value::Union(0, Box::new(Value::Null))
     } else {
         Value::Union(
@@ -52,7 +52,10 @@ fn trip(i: u64) -> Value {
             "started_at".into(),
             Value::TimestampMillis(1_798_761_600_000 + i as i64 * 97_000),
         ),
-        ("distance_km".into(), Value::Double((i * 37 % 400) as f64 / 10.0)),
+        (
+            "distance_km".into(),
+            Value::Double((i * 37 % 400) as f64 / 10.0),
+        ),
         ("passengers".into(), Value::Int(1 + (i % 4) as i32)),
         (
             "payment".into(),
@@ -60,7 +63,11 @@ fn trip(i: u64) -> Value {
         ),
         (
             "tags".into(),
-            Value::Array((0..i % 3).map(|k| s(tags[((i + k) % 4) as usize])).collect()),
+            Value::Array(
+                (0..i % 3)
+                    .map(|k| s(tags[((i + k) % 4) as usize]))
+                    .collect(),
+            ),
         ),
         ("driver".into(), driver),
     ])

@@ -29,7 +29,10 @@ fn every_schema_and_codec_reads_what_the_reference_reader_reads() {
         for (codec_name, codec) in codecs() {
             let bytes = write_file(schema, codec, 300, 200);
             let blocks = markers(&bytes).len() - 1;
-            assert!(blocks >= 10, "{schema_name}/{codec_name}: only {blocks} blocks");
+            assert!(
+                blocks >= 10,
+                "{schema_name}/{codec_name}: only {blocks} blocks"
+            );
             let file = dir.file("a.avro", &bytes);
             for buffer in [64, 1000, 1 << 20] {
                 let got = run_to_completion(&ReadAvro::new().buffer_size(buffer), &file).unwrap();
@@ -47,11 +50,11 @@ fn every_schema_and_codec_reads_what_the_reference_reader_reads() {
 fn every_byte_is_a_split_point() {
     let dir = TempDir::new("avro-every-byte");
     let cases = [
-        (schemas()[0], codecs()[0].clone()),
-        (schemas()[1], codecs()[1].clone()),
-        (schemas()[2], codecs()[2].clone()),
-        (schemas()[0], codecs()[3].clone()),
-        (schemas()[1], codecs()[4].clone()),
+        (schemas()[0], codecs()[0]),
+        (schemas()[1], codecs()[1]),
+        (schemas()[2], codecs()[2]),
+        (schemas()[0], codecs()[3]),
+        (schemas()[1], codecs()[4]),
     ];
     for ((schema_name, schema), (codec_name, codec)) in cases {
         let bytes = write_file(schema, codec, 24, 100);
@@ -87,7 +90,10 @@ fn a_block_belongs_to_the_range_holding_the_marker_before_it() {
         // [p, p + 1) holds exactly the block at p; so does [p, next).
         for end in [p + 1, next] {
             let got = read_range(&read, &file, OffsetRange::new(p, end)).unwrap();
-            assert!(got.iter().all(|r| r.value.block == p as u64), "[{p}, {end})");
+            assert!(
+                got.iter().all(|r| r.value.block == p as u64),
+                "[{p}, {end})"
+            );
             let want = all.iter().filter(|r| r.block == p as u64).count();
             assert_eq!(got.len(), want, "[{p}, {end})");
         }
@@ -179,16 +185,28 @@ fn typed_records_are_what_serde_makes_of_the_reference_values() {
     let file = dir.file("nested.avro", &bytes);
     let got = run_to_completion(&ReadAvro::<Order>::typed(), &file).unwrap();
     assert_eq!(got.len(), 100);
-    assert_eq!(got[5].backup.as_ref().map(|c| c.name.as_str()), Some("customer 6 é"));
+    assert_eq!(
+        got[5].backup.as_ref().map(|c| c.name.as_str()),
+        Some("customer 6 é")
+    );
     assert_eq!(got[4].items[2].price, Some(2.5));
     assert_eq!(got[4].items[1].price, None);
     assert_eq!(got[4].note, None);
 
     // A type that does not fit fails, naming the file and the block.
-    let e = run_to_completion(&ReadAvro::<Order>::typed(), &dir.file("x.avro", write_file(avro_support::FLAT, codecs()[0].1, 3, 100)))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("x.avro") && e.contains("does not convert"), "{e}");
+    let e = run_to_completion(
+        &ReadAvro::<Order>::typed(),
+        &dir.file(
+            "x.avro",
+            write_file(avro_support::FLAT, codecs()[0].1, 3, 100),
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("x.avro") && e.contains("does not convert"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -202,7 +220,10 @@ fn event_time_and_metadata_come_from_the_record() {
     let got = read_range(&read, &file, OffsetRange::new(0, bytes.len() as i64)).unwrap();
     assert_eq!(got.len(), 30);
     for t in &got {
-        assert_eq!(t.timestamp, Timestamp::from_millis(1_000 + t.value.value.id));
+        assert_eq!(
+            t.timestamp,
+            Timestamp::from_millis(1_000 + t.value.value.id)
+        );
         assert_eq!(&*t.value.path, file.path.as_path());
     }
     let from_file = ReadAvro::new().event_time_from_file();
@@ -252,7 +273,11 @@ fn files_read_in_a_pipeline_deliver_every_record_once() {
     let mut want = Vec::new();
     for (f, (_, codec)) in codecs().into_iter().enumerate() {
         let bytes = write_file(NESTED, codec, 400 * (f as u64 + 1), 300);
-        want.extend(reference(&bytes).into_iter().map(|v| to_json(v).to_string()));
+        want.extend(
+            reference(&bytes)
+                .into_iter()
+                .map(|v| to_json(v).to_string()),
+        );
         files.push(dir.file(&format!("part-{f}.avro"), &bytes));
     }
     let mut p = Pipeline::new();

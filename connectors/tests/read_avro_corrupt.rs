@@ -147,7 +147,9 @@ fn a_deflate_block_of_garbage_is_refused() {
     let file = dir.file("g.avro", &bytes);
     let e = error(&ReadAvro::new(), &file);
     assert!(
-        names(&e, &file, positions[1]) && e.contains("the deflate block") && e.contains("does not decode"),
+        names(&e, &file, positions[1])
+            && e.contains("the deflate block")
+            && e.contains("does not decode"),
         "{e}"
     );
 }

@@ -13,7 +13,9 @@ use sdf_connectors::avro::to_json;
 use sdf_core::testing::{ExhaustiveOptions, check_sdf_exhaustive_with, run_to_completion};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/avro").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/avro")
+        .join(name)
 }
 
 fn expected() -> Vec<serde_json::Value> {

@@ -201,7 +201,10 @@ mod tests {
             assert_eq!(BlockCodec::from_name(codec.name().as_bytes()), Ok(codec));
         }
         let e = BlockCodec::from_name(b"lz5").unwrap_err();
-        assert!(e.contains("\"lz5\"") && e.contains("avro-tools recodec"), "{e}");
+        assert!(
+            e.contains("\"lz5\"") && e.contains("avro-tools recodec"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -216,13 +219,17 @@ mod tests {
             .decode(&deflated, &mut out, 999)
             .unwrap_err();
         assert!(e.contains("more than 999 bytes"), "{e}");
-        BlockCodec::Deflate.decode(&deflated, &mut out, 1000).unwrap();
+        BlockCodec::Deflate
+            .decode(&deflated, &mut out, 1000)
+            .unwrap();
         assert_eq!(out, zeros);
 
         let snapped = snap::raw::Encoder::new().compress_vec(&zeros).unwrap();
         let mut framed = snapped.clone();
         framed.extend_from_slice(&crc32fast::hash(&zeros).to_be_bytes());
-        let e = BlockCodec::Snappy.decode(&framed, &mut out, 10).unwrap_err();
+        let e = BlockCodec::Snappy
+            .decode(&framed, &mut out, 10)
+            .unwrap_err();
         assert!(e.contains("more than 10 bytes"), "{e}");
         BlockCodec::Snappy.decode(&framed, &mut out, 1000).unwrap();
         assert_eq!(out, zeros);

@@ -83,15 +83,18 @@ fn read_metadata(input: &mut Input, limit: u64) -> Result<HashMap<String, Vec<u8
             return Ok(map);
         }
         if count < 0 {
-            count = count.checked_neg().ok_or_else(|| {
-                input.bad(at, "a header metadata block has an invalid count")
-            })?;
+            count = count
+                .checked_neg()
+                .ok_or_else(|| input.bad(at, "a header metadata block has an invalid count"))?;
             input.long("the size of a header metadata block")?;
         }
         for _ in 0..count {
             let key = string(input, limit, "a header metadata key")?;
             let key = String::from_utf8(key).map_err(|_| {
-                input.bad(at, "a header metadata key is not UTF-8: the header is corrupt")
+                input.bad(
+                    at,
+                    "a header metadata key is not UTF-8: the header is corrupt",
+                )
             })?;
             let value = string(input, limit, "a header metadata value")?;
             map.insert(key, value);

@@ -30,7 +30,11 @@ pub(super) struct Input {
 impl Input {
     /// Opens `meta`'s file at offset 0 with a buffer of `buffer_size` bytes (at least 64),
     /// checking it against its listing.
-    pub(super) fn open(meta: &FileMetadata, on_change: OnChange, buffer_size: usize) -> Result<Self> {
+    pub(super) fn open(
+        meta: &FileMetadata,
+        on_change: OnChange,
+        buffer_size: usize,
+    ) -> Result<Self> {
         let file = File::open(&meta.path).map_err(|e| Error::io("opening", &meta.path, None, e))?;
         let input = Input {
             file,

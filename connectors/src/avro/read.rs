@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use apache_avro::types::Value;
 use apache_avro::Schema;
 use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::types::Value;
 use async_trait::async_trait;
 use sdf_core::{
     ManualWatermarkEstimator, OffsetRange, OffsetRangeTracker, Output, ProcessContinuation,

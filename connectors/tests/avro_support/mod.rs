@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use apache_avro::types::Value;
-use apache_avro::{Bzip2Settings, Codec, DeflateSettings, Reader, Schema, Writer, ZstandardSettings};
+use apache_avro::{
+    Bzip2Settings, Codec, DeflateSettings, Reader, Schema, Writer, ZstandardSettings,
+};
 use sdf_connectors::{FileMetadata, ReadAvro};
 use sdf_core::{
     CollectEmitter, OffsetRange, Output, SharedTracker, SplittableDoFn, Timestamp, Timestamped,
@@ -69,7 +71,7 @@ pub fn value(schema: &str, i: u64) -> Value {
             ("id".into(), Value::Long(i as i64 * 7 - 100)),
             ("sensor".into(), s(&format!("sensor-{}", i % 13))),
             ("value".into(), Value::Double(i as f64 / 3.0)),
-            ("ok".into(), Value::Boolean(i % 3 == 0)),
+            ("ok".into(), Value::Boolean(i.is_multiple_of(3))),
         ]),
         NESTED => {
             let customer = |n: u64| {
@@ -95,15 +97,16 @@ pub fn value(schema: &str, i: u64) -> Value {
                     ])
                 })
                 .collect();
-            let note = if i % 4 == 0 {
+            let note = if i.is_multiple_of(4) {
                 Value::Union(0, Box::new(Value::Null))
             } else {
                 Value::Union(1, Box::new(s(&"note ".repeat(i as usize % 6))))
             };
-            let attrs: HashMap<String, Value> =
-                (0..i % 3).map(|k| (format!("k{k}"), Value::Long(k as i64 * i as i64))).collect();
+            let attrs: HashMap<String, Value> = (0..i % 3)
+                .map(|k| (format!("k{k}"), Value::Long(k as i64 * i as i64)))
+                .collect();
             let symbols = ["NEW", "PAID", "SHIPPED"];
-            let backup = if i % 5 == 0 {
+            let backup = if i.is_multiple_of(5) {
                 Value::Union(1, Box::new(customer(i + 1)))
             } else {
                 Value::Union(0, Box::new(Value::Null))
@@ -114,14 +117,20 @@ pub fn value(schema: &str, i: u64) -> Value {
                 ("items".into(), Value::Array(items)),
                 ("note".into(), note),
                 ("attrs".into(), Value::Map(attrs)),
-                ("status".into(), Value::Enum((i % 3) as u32, symbols[i as usize % 3].into())),
-                ("digest".into(), Value::Fixed(4, (i as u32).to_be_bytes().to_vec())),
+                (
+                    "status".into(),
+                    Value::Enum((i % 3) as u32, symbols[i as usize % 3].into()),
+                ),
+                (
+                    "digest".into(),
+                    Value::Fixed(4, (i as u32).to_be_bytes().to_vec()),
+                ),
                 ("raw".into(), Value::Bytes(vec![i as u8; i as usize % 9])),
                 ("backup".into(), backup),
             ])
         }
         UNION => {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 Value::Union(0, Box::new(Value::Long(i as i64)))
             } else {
                 Value::Union(1, Box::new(s(&format!("string {i}"))))

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use sdf_connectors::read::OnChange;
 use sdf_connectors::{
-    Csv, FileFormat, Json, MatchAll, ReadAvro, ReadCsv, ReadJsonLines, ReadText, Termination,
-    Text, WriteFiles,
+    Csv, FileFormat, Json, MatchAll, ReadAvro, ReadCsv, ReadJsonLines, ReadText, Termination, Text,
+    WriteFiles,
 };
 use sdf_core::Timestamp;
 use sdf_runtime::{DirectoryStore, Executor, MetricsHandle, PCollection, Pipeline};
