@@ -11,9 +11,11 @@
 //!
 //! let schema = Schema::parse_str(r#"{"type": "record", "name": "Trip",
 //!     "fields": [{"name": "id", "type": "long"}, {"name": "city", "type": "string"}]}"#)?;
+//! #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+//! struct Trip { id: i64, city: String }
 //! let mut writer = Writer::new(&schema, Vec::new())?;
-//! writer.append_ser(serde_json::json!({"id": 1, "city": "Lyon"}))?;
-//! writer.append_ser(serde_json::json!({"id": 2, "city": "Oslo"}))?;
+//! writer.append_ser(Trip { id: 1, city: "Lyon".into() })?;
+//! writer.append_ser(Trip { id: 2, city: "Oslo".into() })?;
 //!
 //! let dir = std::env::temp_dir().join(format!("sdf-avro-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
@@ -26,8 +28,6 @@
 //!     modified: Timestamp::from_system_time(listed.modified()?),
 //! };
 //!
-//! #[derive(Debug, PartialEq, serde::Deserialize)]
-//! struct Trip { id: i64, city: String }
 //! let trips = run_to_completion(&ReadAvro::<Trip>::typed(), &file)?;
 //! assert_eq!(trips[1], Trip { id: 2, city: "Oslo".into() });
 //!
