@@ -78,6 +78,53 @@ fn read_counts_csv_and_json_lines_records() {
 }
 
 #[test]
+fn read_prints_avro_records_as_json_lines() {
+    let trips = samples().join("tables/trips.avro").display().to_string();
+    for workers in ["1", "4"] {
+        assert_eq!(
+            count(&["read", &trips, "--format", "avro", "--workers", workers]),
+            1000
+        );
+    }
+    let out = sdf()
+        .args(["read", &trips, "--format", "avro", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1000);
+    // Each record once (ids 1..=1000), whatever order the workers printed them in.
+    let mut ids: Vec<i64> = lines.iter().map(|v| v["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=1000).collect::<Vec<_>>());
+    let first = lines.iter().find(|v| v["id"] == 3).unwrap();
+    assert_eq!(first["city"], "Kraków");
+    assert_eq!(first["payment"], "APP");
+    assert_eq!(first["driver"]["name"], "driver 2");
+
+    // A file that is not Avro fails, naming it and the offset.
+    let csv = samples().join("tables/orders.csv").display().to_string();
+    let out = sdf()
+        .args(["read", &csv, "--format", "avro", "--count", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("byte 0 of {csv}")) && stderr.contains("Avro magic number"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_pattern_matching_nothing_is_an_error_that_names_it() {
     let out = sdf()
         .args(["read", "/nonexistent/sdf/*.log", "--count"])

@@ -197,13 +197,15 @@ pub enum Error {
         /// What is wrong, and what to do.
         reason: String,
     },
-    /// A file of a block format (Parquet) is not readable as one: a bad magic number or footer,
-    /// a truncated file, a block that does not decode, a projected column it does not have.
+    /// A file of a block format (Avro, Parquet) is not readable as one, or uses a feature this
+    /// reader lacks: a bad magic number or footer, a truncated file, a block not followed by the
+    /// file's sync marker or larger than the reader's limit, a block that does not decode, an
+    /// unknown codec, a projected column the file does not have.
     #[error("cannot read {at} as a {format} file: {reason}")]
     BadFile {
         /// Where the problem is: the magic number, the footer, the block.
         at: Location,
-        /// The format: "Parquet".
+        /// The format: "Avro", "Parquet".
         format: &'static str,
         /// What is wrong, and what to do.
         reason: String,

@@ -7,7 +7,17 @@
 //! `object-store` alone, for stores you register) patterns and files may also be object URLs
 //! (`s3://bucket/logs/**/*.csv`), matched, watched and read through the same DoFns: see
 //! [`storage`].
+//!
+//! | module | what |
+//! |---|---|
+//! | [`read`] | text, CSV and JSON lines, split at any byte; Parquet split at row groups and Arrow batches (features `parquet`, `arrow`) |
+//! | `avro` (feature `avro`) | Avro object container files, split at blocks |
+//!
+//! Matching ([`MatchAll`], [`ContinuousMatch`]), tailing ([`TailFile`]) and the exactly-once
+//! file sink ([`WriteFiles`]) are re-exported at the root.
 
+#[cfg(feature = "avro")]
+pub mod avro;
 mod error;
 mod file;
 mod matching;
@@ -16,6 +26,8 @@ pub mod storage;
 mod tail;
 mod write;
 
+#[cfg(feature = "avro")]
+pub use avro::ReadAvro;
 pub use error::{Error, Location, Result};
 pub use file::{EmptyMatch, FileMetadata};
 pub use matching::{

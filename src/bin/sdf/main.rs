@@ -61,6 +61,9 @@ pub(crate) enum Format {
     /// Parquet files, read by row group; records print as JSON lines, --out writes Parquet.
     #[cfg(feature = "parquet")]
     Parquet,
+    /// Avro object container files (any codec but xz); records are printed and written as
+    /// JSON lines.
+    Avro,
 }
 
 /// `500ms`, `2s`, `1m`.

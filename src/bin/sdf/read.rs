@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Args;
 use sdf_connectors::{
-    Csv, EmptyMatch, FileFormat, FileMetadata, Json, MatchOptions, ReadCsv, ReadJsonLines,
-    ReadText, Text, WriteFiles, match_pattern,
+    Csv, EmptyMatch, FileFormat, FileMetadata, Json, MatchOptions, ReadAvro, ReadCsv,
+    ReadJsonLines, ReadText, Text, WriteFiles, match_pattern,
 };
 use sdf_runtime::{Executor, PCollection, Pipeline};
 
@@ -132,6 +132,11 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
                 crate::sinks::batch_rows,
                 sdf_connectors::Parquet::new(),
             )?;
+        }
+        Format::Avro => {
+            // Blocks are the split points; each record becomes a line of JSON.
+            let values = p.apply("read", source, ReadAvro::json());
+            end(&mut p, values, &args, &counted, json, Json::lines())?;
         }
     }
     let mut builder = Executor::builder();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use sdf_connectors::read::OnChange;
 use sdf_connectors::{
-    Csv, FileFormat, Json, MatchAll, ReadCsv, ReadJsonLines, ReadText, Termination, Text,
+    Csv, FileFormat, Json, MatchAll, ReadAvro, ReadCsv, ReadJsonLines, ReadText, Termination, Text,
     WriteFiles,
 };
 use sdf_core::Timestamp;
@@ -87,6 +87,14 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), Box<dyn Error>> {
         Format::Parquet => {
             let batches = p.apply("read", files, sdf_connectors::ReadParquet::new());
             write(&mut p, batches, &args, sdf_connectors::Parquet::new())?;
+        }
+        Format::Avro => {
+            let values = p.apply(
+                "read",
+                files,
+                ReadAvro::json().on_change(OnChange::ReadListed),
+            );
+            write(&mut p, values, &args, Json::lines())?;
         }
     }
     let mut builder = Executor::builder()
