@@ -2,24 +2,21 @@
 //! from them (varint longs, byte strings, sync markers) and the checks that the file is still
 //! as it was listed.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-
 use memchr::memmem;
-use sdf_core::Timestamp;
 
 use crate::error::{Error, Location, Result};
 use crate::file::FileMetadata;
 use crate::read::OnChange;
+use crate::read::source::Source;
 
 /// The name of the format in errors.
 pub(super) const FORMAT: &str = "Avro";
 
 /// The listed bytes `[0, size)` of a file, read through one buffer. Offsets are file offsets.
 pub(super) struct Input {
-    file: File,
+    /// The file or object, read with the listing checks every reader shares.
+    source: Source,
     meta: FileMetadata,
-    on_change: OnChange,
     buf: Box<[u8]>,
     /// `buf[lo..hi]` holds the bytes at `pos..pos + (hi - lo)`.
     lo: usize,
@@ -28,25 +25,21 @@ pub(super) struct Input {
 }
 
 impl Input {
-    /// Opens `meta`'s file at offset 0 with a buffer of `buffer_size` bytes (at least 64),
-    /// checking it against its listing.
+    /// Opens `meta`'s file (or object) at offset 0 with a buffer of `buffer_size` bytes (at
+    /// least 64), checking it against its listing.
     pub(super) fn open(
         meta: &FileMetadata,
         on_change: OnChange,
         buffer_size: usize,
     ) -> Result<Self> {
-        let file = File::open(&meta.path).map_err(|e| Error::io("opening", &meta.path, None, e))?;
-        let input = Input {
-            file,
+        Ok(Input {
+            source: Source::open(meta, None, on_change, 0)?,
             meta: meta.clone(),
-            on_change,
             buf: vec![0; buffer_size.max(64)].into_boxed_slice(),
             lo: 0,
             hi: 0,
             pos: 0,
-        };
-        input.check(0)?;
-        Ok(input)
+        })
     }
 
     /// The offset of the next byte read.
@@ -84,9 +77,7 @@ impl Input {
         if buffered.contains(&offset) {
             self.lo += (offset - self.pos) as usize;
         } else {
-            (&self.file)
-                .seek(SeekFrom::Start(offset))
-                .map_err(|e| Error::io("seeking in", &self.meta.path, Some(offset), e))?;
+            self.source.seek(offset)?;
             self.lo = 0;
             self.hi = 0;
         }
@@ -110,27 +101,11 @@ impl Input {
         Ok(n > 0)
     }
 
-    /// Reads the file at `offset` (where the file's cursor is) into `buf[at..]`, never past the
-    /// listed size; 0 only at the listed end. A file that ends earlier is
-    /// [`Error::FileChanged`].
+    /// Reads the file at `offset` (where the source is) into `buf[at..]`, never past the listed
+    /// size; 0 only at the listed end. A file that ends earlier is [`Error::FileChanged`].
     fn read_file(&mut self, offset: u64, at: usize) -> Result<usize> {
-        let left = self.meta.size.saturating_sub(offset);
-        let want = (self.buf.len() - at).min(usize::try_from(left).unwrap_or(usize::MAX));
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = read_retrying(&self.file, &mut self.buf[at..at + want])
-            .map_err(|e| Error::io("reading", &self.meta.path, Some(offset), e))?;
-        if n == 0 {
-            return Err(self.changed(
-                offset,
-                format!(
-                    "it ends at byte {offset} but was listed with {} bytes",
-                    self.meta.size
-                ),
-            ));
-        }
-        Ok(n)
+        debug_assert_eq!(offset, self.source.consumed());
+        self.source.read(&mut self.buf[at..])
     }
 
     /// One byte, or `None` at the listed end.
@@ -172,14 +147,11 @@ impl Input {
             out.resize(old + rest, 0);
             let mut filled = old;
             while rest > 0 {
-                let got = read_retrying(&self.file, &mut out[filled..filled + rest])
-                    .map_err(|e| Error::io("reading", &self.meta.path, Some(self.pos), e))?;
+                // Never 0: the listed size holds `rest` more bytes (checked above), and a file
+                // that ends before its listed size is an error of `Source::read`.
+                let got = self.source.read(&mut out[filled..filled + rest])?;
                 if got == 0 {
-                    let what = format!(
-                        "it ends at byte {} but was listed with {} bytes",
-                        self.pos, self.meta.size
-                    );
-                    return Err(self.changed(self.pos, what));
+                    return Err(self.bad(self.pos, format!("{what} ends early")));
                 }
                 filled += got;
                 rest -= got;
@@ -263,56 +235,6 @@ impl Input {
 
     /// Checks the open file against its listing (when a call starts and ends).
     pub(super) fn check(&self, at: u64) -> Result<()> {
-        let now = self
-            .file
-            .metadata()
-            .map_err(|e| Error::io("checking", &self.meta.path, Some(at), e))?;
-        if now.len() < self.meta.size {
-            let what = format!("it is {} bytes, listed with {}", now.len(), self.meta.size);
-            return Err(self.changed(at, what));
-        }
-        if self.on_change == OnChange::Fail {
-            if now.len() != self.meta.size {
-                let what = format!(
-                    "it grew to {} bytes, listed with {}",
-                    now.len(),
-                    self.meta.size
-                );
-                return Err(self.changed(at, what));
-            }
-            let modified = now.modified().ok().map(Timestamp::from_system_time);
-            if modified.is_some_and(|m| m != self.meta.modified)
-                && self.meta.modified != Timestamp::MIN
-            {
-                let what = format!(
-                    "its modification time is {modified:?}, listed as {:?}",
-                    self.meta.modified
-                );
-                return Err(self.changed(at, what));
-            }
-        }
-        Ok(())
-    }
-
-    fn changed(&self, offset: u64, what: String) -> Error {
-        let hint = match self.on_change {
-            OnChange::Fail => " (or read appended files with OnChange::ReadListed)",
-            OnChange::ReadListed => "",
-        };
-        Error::FileChanged {
-            at: self.at(offset),
-            what,
-            hint,
-        }
-    }
-}
-
-/// Reads, retrying reads interrupted by a signal.
-fn read_retrying(mut file: &File, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match file.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
+        self.source.check(at)
     }
 }

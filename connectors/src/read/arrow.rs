@@ -1,15 +1,14 @@
 //! Arrow output for the line formats: [`ReadCsvBatches`] and [`ReadJsonBatches`]. The guide is on
 //! [`ReadCsvBatches`].
 
-use std::fs::File;
-use std::io::Read;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, SchemaRef};
 
 use super::cache::ListingCache;
-use super::codec::{Compression, decoder};
+use super::codec::Compression;
+use super::source::{OnChange, Source};
 use super::cursor::BOM;
 use super::format::{Format, RecordContext};
 use super::frame::Framing;
@@ -122,17 +121,18 @@ fn at(file: &FileMetadata, offset: u64, decoded: bool) -> Location {
 /// The first bytes of `file` (decoded, for a compressed file), without a byte-order mark, cut
 /// after the last complete line when the file is longer.
 fn sample(file: &FileMetadata) -> Result<Vec<u8>> {
-    let path = &file.path;
-    let raw = File::open(path).map_err(|e| Error::io("opening", path, Some(0), e))?;
-    let reader: Box<dyn Read + Send> = match Compression::Auto.detect(path)? {
-        Some(codec) => decoder(codec, raw, path)?,
-        None => Box::new(raw),
-    };
-    let mut bytes = Vec::new();
-    reader
-        .take(SAMPLE_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io("reading", path, Some(0), e))?;
+    // A local file or an object, decoded if compressed; the reads themselves check the listing.
+    let codec = Compression::Auto.detect(&file.path)?;
+    let mut source = Source::open(file, codec, OnChange::ReadListed, 0)?;
+    let mut bytes = vec![0; SAMPLE_BYTES as usize];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match source.read(&mut bytes[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    bytes.truncate(filled);
     if bytes.len() as u64 == SAMPLE_BYTES
         && let Some(last) = memchr::memrchr(b'\n', &bytes)
     {

@@ -58,7 +58,10 @@
 //! a small piece), at most 2 ahead of the reader (so at most 12 MiB per open object, parked
 //! readers included), and a seek restarts it at the new offset. A reader also sends a `HEAD`
 //! at the start and the end of each call (see below): small objects cost about three requests
-//! per call. Compressed objects are decoded from it like files.
+//! per call. Compressed objects are decoded from it like files. The block formats read
+//! objects through the same reader: `ReadAvro` from each range's start; `ReadParquet` with one
+//! ranged read for the footer (cached per listing) and one per column chunk of each row group
+//! it claims, so a projection fetches only its columns' bytes.
 //!
 //! ## Objects that change
 //!
@@ -72,8 +75,8 @@
 //!
 //! `TailFile` (it follows appends and rotations, which objects do not have) and `WriteFiles`
 //! (it renames staged files into place) take local paths only: a URL is
-//! [`Error::LocalOnly`]. `ContinuousMatch` polls object stores (notifications are local) and
-//! deletes or archives (copy, then delete) objects after commit.
+//! [`Error::LocalOnly`] (so is `WriteParquet`, a `WriteFiles`). `ContinuousMatch` polls object
+//! stores (notifications are local) and deletes or archives objects after commit.
 
 use crate::error::{Error, Result};
 

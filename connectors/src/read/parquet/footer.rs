@@ -2,13 +2,12 @@
 //! and the Arrow reader's metadata. Every problem found here is an [`Error::BadFile`] naming
 //! the file and the offset of what is wrong.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
+use super::blob::Blob;
 use crate::error::{Error, Location, Result};
 use crate::file::FileMetadata;
 
@@ -43,28 +42,8 @@ pub(crate) fn bad(file: &FileMetadata, offset: u64, reason: impl Into<String>) -
     }
 }
 
-/// Reads `len` bytes at `offset`; a file that ends before them changed since it was listed.
-fn read_at(f: &mut File, file: &FileMetadata, offset: u64, len: usize) -> Result<Vec<u8>> {
-    let io = |e| Error::io("reading", &file.path, Some(offset), e);
-    f.seek(SeekFrom::Start(offset)).map_err(io)?;
-    let mut buf = vec![0; len];
-    match f.read_exact(&mut buf) {
-        Ok(()) => Ok(buf),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::FileChanged {
-            at: Location {
-                path: file.path.clone(),
-                offset,
-                decoded: false,
-            },
-            what: format!("it ends before its listed size of {} bytes", file.size),
-            hint: "",
-        }),
-        Err(e) => Err(io(e)),
-    }
-}
-
 /// Reads and checks the footer of `file` (as listed: its last bytes are at `file.size`).
-pub(crate) fn read_footer(file: &FileMetadata) -> Result<Footer> {
+pub(crate) fn read_footer(file: &FileMetadata, blob: &Blob) -> Result<Footer> {
     let size = file.size;
     if size < 12 {
         return Err(bad(
@@ -76,8 +55,7 @@ pub(crate) fn read_footer(file: &FileMetadata) -> Result<Footer> {
             ),
         ));
     }
-    let mut f = File::open(&file.path).map_err(|e| Error::io("opening", &file.path, None, e))?;
-    let head = read_at(&mut f, file, 0, 4)?;
+    let head = blob.read_at(file, 0, 4)?;
     if head != MAGIC {
         return Err(bad(
             file,
@@ -85,7 +63,7 @@ pub(crate) fn read_footer(file: &FileMetadata) -> Result<Footer> {
             format!("it starts with {head:?}, not the magic number `PAR1`: it is not Parquet"),
         ));
     }
-    let tail = read_at(&mut f, file, size - 8, 8)?;
+    let tail = blob.read_at(file, size - 8, 8)?;
     if &tail[4..] != MAGIC {
         return Err(bad(
             file,
@@ -109,7 +87,7 @@ pub(crate) fn read_footer(file: &FileMetadata) -> Result<Footer> {
         ));
     }
     let meta_start = size - 8 - len;
-    let buf = read_at(&mut f, file, meta_start, len as usize)?;
+    let buf = blob.read_at(file, meta_start, len as usize)?;
     let meta = ParquetMetaDataReader::decode_metadata(&buf).map_err(|e| {
         bad(
             file,

@@ -1,9 +1,9 @@
 //! [`ReadParquet`]: Parquet files as Arrow [`RecordBatch`]es, split at row groups. The guide is
 //! on the type.
 
+mod blob;
 mod footer;
 
-use std::fs::File;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -15,9 +15,10 @@ use sdf_core::{
     SharedTracker, SplittableDoFn,
 };
 
+use self::blob::Blob;
 use self::footer::{Footer, bad, read_footer};
 use super::cache::ListingCache;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Result};
 use crate::file::FileMetadata;
 
 /// Reads Parquet files as Arrow [`RecordBatch`]es: an SDF from [`FileMetadata`] whose
@@ -136,30 +137,9 @@ impl ReadParquet {
         self
     }
 
-    /// The footer of `file`, after checking that the file is as listed.
-    fn footer(&self, file: &FileMetadata) -> Result<Arc<Footer>> {
-        let meta = std::fs::metadata(&file.path)
-            .map_err(|e| Error::io("checking", &file.path, None, e))?;
-        let modified = meta
-            .modified()
-            .map(sdf_core::Timestamp::from_system_time)
-            .ok();
-        if meta.len() != file.size || modified.is_some_and(|m| m != file.modified) {
-            return Err(Error::FileChanged {
-                at: Location {
-                    path: file.path.clone(),
-                    offset: 0,
-                    decoded: false,
-                },
-                what: format!(
-                    "it has {} bytes and was listed with {}, or its modification time moved",
-                    meta.len(),
-                    file.size
-                ),
-                hint: "",
-            });
-        }
-        self.footers.get_or_try(file, || read_footer(file))
+    /// The footer of `file`, opened as `blob` (which checked it against its listing).
+    fn footer(&self, file: &FileMetadata, blob: &Blob) -> Result<Arc<Footer>> {
+        self.footers.get_or_try(file, || read_footer(file, blob))
     }
 
     /// The projection of a call: the mask of root columns, and where each requested column is
@@ -231,7 +211,8 @@ impl SplittableDoFn for ReadParquet {
         restriction: OffsetRange,
         desired_size: f64,
     ) -> sdf_core::Result<Vec<OffsetRange>> {
-        let footer = self.footer(file)?;
+        let blob = Blob::open(file)?;
+        let footer = self.footer(file, &blob)?;
         let desired = if desired_size.is_finite() && desired_size >= 1.0 {
             desired_size as i64
         } else {
@@ -269,28 +250,17 @@ impl SplittableDoFn for ReadParquet {
         _watermark: &mut ManualWatermarkEstimator,
     ) -> sdf_core::Result<ProcessContinuation> {
         let range = tracker.current_restriction();
-        let footer = self.footer(file)?;
+        let blob = Blob::open(file)?;
+        let footer = self.footer(file, &blob)?;
         let (mask, order) = self.projection(file, &footer)?;
         let first = footer
             .row_groups
             .partition_point(|rg| (rg.start as i64) < range.start());
-        let mut handle: Option<File> = None;
         for rg in &footer.row_groups[first..] {
             if !tracker.try_claim(rg.start as i64)? {
                 return Ok(ProcessContinuation::Stop);
             }
-            let opened = match &handle {
-                Some(f) => f.try_clone(),
-                None => File::open(&file.path),
-            }
-            .map_err(|e| Error::io("opening", &file.path, Some(rg.start), e))?;
-            if handle.is_none() {
-                handle = Some(
-                    opened
-                        .try_clone()
-                        .map_err(|e| Error::io("opening", &file.path, Some(rg.start), e))?,
-                );
-            }
+            let opened = blob.try_clone(file)?;
             let bad_group = |e: &dyn std::fmt::Display| {
                 bad(
                     file,
