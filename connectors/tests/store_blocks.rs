@@ -11,8 +11,8 @@ mod store_support;
 use apache_avro::Codec;
 use columnar_support::{BatchRows, flat_batch, write_parquet};
 use read_support::TempDir;
-use sdf_connectors::read::{ReadCsvBatches, ReadParquet};
 use sdf_connectors::avro::to_json;
+use sdf_connectors::read::{ReadCsvBatches, ReadParquet};
 use sdf_connectors::{Error, FileMetadata, ReadAvro};
 use sdf_core::SplittableDoFn;
 use sdf_core::testing::{check_sdf_exhaustive, run_to_completion};
@@ -37,7 +37,10 @@ where
 fn avro_objects_read_as_local_files_at_every_split_point() {
     let bucket = Bucket::new("blocks-avro");
     let dir = TempDir::new("store-blocks-avro");
-    for (name, codec) in [("null", Codec::Null), ("deflate", avro_support::codecs()[1].1)] {
+    for (name, codec) in [
+        ("null", Codec::Null),
+        ("deflate", avro_support::codecs()[1].1),
+    ] {
         let bytes = avro_support::write_file(avro_support::FLAT, codec, 60, 200);
         let local = dir.file(&format!("{name}.avro"), &bytes);
         let remote = bucket.object(&format!("{name}.avro"), bytes.clone());

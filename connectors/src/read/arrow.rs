@@ -8,11 +8,11 @@ use arrow_schema::{ArrowError, SchemaRef};
 
 use super::cache::ListingCache;
 use super::codec::Compression;
-use super::source::{OnChange, Source};
 use super::cursor::BOM;
 use super::format::{Format, RecordContext};
 use super::frame::Framing;
 use super::reader::ReadFile;
+use super::source::{OnChange, Source};
 use crate::error::{Error, Location, Result};
 use crate::file::FileMetadata;
 
