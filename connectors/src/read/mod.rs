@@ -9,6 +9,7 @@
 //! | [`ReadTextBytes`] | the same, any encoding | `Vec<u8>` |
 //! | [`ReadCsv<T>`](ReadCsv) | CSV records, headers, quoting | `T: DeserializeOwned` (`Vec<String>`) |
 //! | [`ReadJsonLines<T>`](ReadJsonLines) | one JSON value per line | `T: DeserializeOwned` (`serde_json::Value`) |
+//! | [`ReadLineDigests`] | lines, as [`ReadText`] | `u64`: each line's length or XXH64 |
 //! | [`ReadFile<F>`](ReadFile) | any [`Format`] of your own | `F::Output` |
 //!
 //! `.with_metadata()` turns any of them into a reader of [`Record`]s (value, file, offset);
@@ -101,6 +102,7 @@
 mod codec;
 mod csv;
 mod cursor;
+mod digest;
 mod format;
 mod frame;
 mod jsonl;
@@ -112,6 +114,7 @@ mod text;
 
 pub use self::csv::{Csv, CsvState, ReadCsv};
 pub use codec::{Codec, Compression};
+pub use digest::{LineDigest, LineDigests, ReadLineDigests};
 pub use format::{Format, Record, RecordContext, WithMetadata};
 pub use frame::Framing;
 pub use jsonl::{JsonLines, ReadJsonLines};
