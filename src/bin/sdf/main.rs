@@ -18,12 +18,6 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Records are allocated by the readers' workers and freed wherever the sink runs; with glibc's
-/// allocator that cross-thread traffic cost a third of the CPU time of reading JSON lines (see
-/// BENCHMARKS.md). mimalloc frees into per-thread pages without that contention.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Read, watch and tail files as splittable DoFns: work is split while it runs, so one big file
 /// never leaves a straggler, and streaming ingest resumes after a crash with nothing lost or
 /// duplicated.
