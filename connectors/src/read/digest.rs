@@ -97,7 +97,10 @@ impl Format for LineDigests {
                 .unwrap_or_default();
             return Err(cx.bad_record(
                 "text",
-                format!("not UTF-8 ({why}); read it as bytes (without require_utf8)"),
+                format!(
+                    "not UTF-8 ({why}); fix the file's encoding, or read it without the UTF-8 \
+                     check (ReadLineDigests::require_utf8(false))"
+                ),
             ));
         }
         Ok(Some(match self.digest {
