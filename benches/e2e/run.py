@@ -32,7 +32,8 @@ $CARGO_TARGET_DIR or ./target; nothing is committed):
 6. Every count and checksum is compared with the manifest: a mismatch stops the run with an
    error (a fast wrong answer is not a result).
 
-Prints a table (MB = 10^6 bytes) and writes it with the raw figures to
+Prints a table (MB = 10^6 bytes; CPU s = the child's user + system time, median, which for
+DuckDB includes starting Python and importing duckdb) and writes it with the raw figures to
 `bench-results/<size>-<time>.json`.
 """
 import argparse
@@ -146,6 +147,8 @@ class Child:
             err.seek(0)
             self.stderr = err.read().decode(errors="replace")
         self.rss_mb = usage.ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB on Linux
+        # CPU time is less disturbed than wall time by other load on a shared machine.
+        self.cpu = usage.ru_utime + usage.ru_stime
         self.stdout = out.decode(errors="replace")
         self.status = p.returncode
         if check and self.status != 0:
@@ -156,7 +159,7 @@ class Row:
     def __init__(self, group, name, nbytes, records, cmd, verify, inner_time=None):
         self.group, self.name, self.nbytes, self.records = group, name, nbytes, records
         self.cmd, self.verify, self.inner_time = cmd, verify, inner_time
-        self.seconds, self.rss = [], []
+        self.seconds, self.rss, self.cpu = [], [], []
         self.vs = None  # (name of the yardstick row, ratio of throughputs)
 
     def run(self):
@@ -165,6 +168,7 @@ class Row:
         t = self.inner_time(c.stdout) if self.inner_time else c.seconds
         self.seconds.append(t)
         self.rss.append(c.rss_mb)
+        self.cpu.append(c.cpu)
 
     @property
     def median(self):
@@ -174,7 +178,8 @@ class Row:
         med = self.median
         return dict(group=self.group, name=self.name, median_s=med, min_s=min(self.seconds),
                     runs_s=self.seconds, mb_s=self.nbytes / 1e6 / med,
-                    m_records_s=self.records / 1e6 / med, peak_rss_mb=max(self.rss), vs=self.vs)
+                    m_records_s=self.records / 1e6 / med, peak_rss_mb=max(self.rss),
+                    cpu_s=statistics.median(self.cpu), vs=self.vs)
 
 
 def measure(rows, reps):
@@ -337,13 +342,14 @@ def machine():
 
 
 def table(rows):
-    head = "| set | contender | median s | min s | MB/s | M records/s | peak RSS MB | ratio |"
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    head = ("| set | contender | median s | min s | CPU s | MB/s | M records/s | peak RSS MB "
+            "| ratio |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r.summary()
         ratio = "%.2f× %s" % (s["vs"][1], s["vs"][0]) if s["vs"] else "(yardstick)"
-        lines.append("| %s | %s | %.3f | %.3f | %.0f | %.2f | %.0f | %s |" % (
-            s["group"], s["name"], s["median_s"], s["min_s"], s["mb_s"], s["m_records_s"],
+        lines.append("| %s | %s | %.3f | %.3f | %.3f | %.0f | %.2f | %.0f | %s |" % (
+            s["group"], s["name"], s["median_s"], s["min_s"], s["cpu_s"], s["mb_s"], s["m_records_s"],
             s["peak_rss_mb"], ratio))
     return "\n".join(lines)
 
