@@ -11,11 +11,13 @@ $CARGO_TARGET_DIR or ./target; nothing is committed):
 1. a virtualenv `bench-venv` with `xxhash` (the data generator) and `duckdb` (a yardstick);
 2. the data, `bench-data/<size>/<kind>/` from `benches/e2e/gen_data.py` (deterministic; kept
    when its manifest matches the files on disk): uniform, skewed, skewed90, csv, jsonl;
-3. release builds of `sdf` and of the yardsticks (`benches/tools`: `limit`, `watch_latency`);
+3. release builds of `sdf` and of the tools (`benches/tools`: `limit`, `watch_latency`,
+   `peak_rss`);
 4. the page cache warmed by reading every file once;
-5. the measurements, each child process timed with a wall clock and its peak RSS taken from
-   `os.wait4`; REPS repetitions interleaved (so a burst of load elsewhere hits every
-   contender alike), median and min reported:
+5. the measurements, each child process timed with a wall clock, its CPU time taken from
+   `os.wait4` and its peak RSS from `peak_rss` (benches/tools), which starts it; REPS
+   repetitions interleaved (so a burst of load elsewhere hits every contender alike), median
+   and min reported:
    - text (uniform): the limit (`limit lines`, a memchr count over byte ranges on WORKERS
      threads), the limit with an XXH64 of every line (`limit checksum`), `sdf read --count` and
      `sdf read --checksum` with WORKERS workers;
@@ -117,7 +119,11 @@ def build():
     log("building release binaries")
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "sdf", "--bin", "sdf",
                     "-p", "sdf-bench-tools"], cwd=ROOT, check=True)
-    return {name: os.path.join(TARGET, "release", name) for name in ("sdf", "limit", "watch_latency")}
+    global PEAK_RSS
+    bins = {name: os.path.join(TARGET, "release", name)
+            for name in ("sdf", "limit", "watch_latency", "peak_rss")}
+    PEAK_RSS = bins["peak_rss"]
+    return bins
 
 
 def files_of(size, kind):
@@ -133,21 +139,33 @@ def warm(paths):
 
 
 # ------------------------------------------------------------ measuring
+PEAK_RSS = None  # benches/tools peak_rss, set by build()
+
+
 class Child:
-    """One run of a command: wall time, peak RSS (MB), stdout, exit status."""
+    """One run of a command: wall time, peak RSS (MB), CPU time, stdout, exit status.
+
+    The command is started by `peak_rss`, a small process that reports its peak RSS: a child
+    forked from this Python process would report at least this process's own RSS (Linux
+    records the pre-exec memory's peak), ~27 MB."""
 
     def __init__(self, cmd, check=True):
-        with tempfile.TemporaryFile() as err:
+        with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as rss:
             t0 = time.perf_counter()
-            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+            p = subprocess.Popen([PEAK_RSS, rss.name, "--"] + cmd, stdout=subprocess.PIPE,
+                                 stderr=err)
             out = p.stdout.read()
             _, status, usage = os.wait4(p.pid, 0)
             self.seconds = time.perf_counter() - t0
             p.returncode = os.waitstatus_to_exitcode(status)
             err.seek(0)
             self.stderr = err.read().decode(errors="replace")
-        self.rss_mb = usage.ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB on Linux
-        # CPU time is less disturbed than wall time by other load on a shared machine.
+            peak_kib = rss.read().strip()
+        if not peak_kib:
+            die("peak_rss wrote no figure for %s:\n%s" % (" ".join(cmd[:6]), self.stderr[-2000:]))
+        self.rss_mb = int(peak_kib) * 1024 / 1e6
+        # CPU time (the command's, which wait4 includes) is less disturbed than wall time by
+        # other load on a shared machine.
         self.cpu = usage.ru_utime + usage.ru_stime
         self.stdout = out.decode(errors="replace")
         self.status = p.returncode
