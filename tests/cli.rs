@@ -77,6 +77,119 @@ fn read_counts_csv_and_json_lines_records() {
     assert_eq!(count(&["read", &jsonl, "--format", "jsonl"]), 800);
 }
 
+/// The benchmark checksum of a text file by the same contract: the XXH64 (seed 42) of each
+/// line without its line end, summed mod 2^64.
+fn line_checksum(path: &Path) -> u64 {
+    let bytes = fs::read(path).unwrap();
+    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    if bytes.is_empty() {
+        return 0;
+    }
+    body.split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .fold(0u64, |sum, line| {
+            sum.wrapping_add(xxhash_rust::xxh64::xxh64(line, 42))
+        })
+}
+
+#[test]
+fn read_checksum_proves_every_line_was_delivered_once() {
+    let logs = samples().join("logs");
+    let paths: Vec<PathBuf> = fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let lines: usize = paths.iter().map(|p| line_count(p)).sum();
+    let sum = paths
+        .iter()
+        .fold(0u64, |sum, p| sum.wrapping_add(line_checksum(p)));
+    let pattern = format!("{}/*.log", logs.display());
+    // Two workers and a small file set: the runtime splits the files while they are read.
+    let out = sdf()
+        .args(["read", &pattern, "--checksum", "--quiet", "--workers", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("{lines} {sum}")
+    );
+
+    // The reference figures of the benchmark data's generator (python-xxhash).
+    let dir = temp_dir("checksum");
+    fs::write(dir.join("a.txt"), "abc\r\n\n").unwrap();
+    let out = sdf()
+        .args([
+            "read",
+            &dir.join("a.txt").display().to_string(),
+            "--checksum",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let want = 0x13c1_d910_7027_70e6u64.wrapping_add(0x98b1_582b_0977_e704);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("2 {want}")
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn checksum_is_for_text_only() {
+    let csv = samples().join("tables").join("orders.csv");
+    let out = sdf()
+        .args([
+            "read",
+            &csv.display().to_string(),
+            "--format",
+            "csv",
+            "--checksum",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--format text"), "{stderr}");
+}
+
+#[test]
+fn a_line_over_the_record_length_limit_fails_naming_file_and_offset() {
+    let dir = temp_dir("too-long");
+    let path = dir.join("long.txt");
+    fs::write(&path, format!("short\n{}\nafter\n", "x".repeat(5000))).unwrap();
+    for mode in ["--count", "--checksum"] {
+        let out = sdf()
+            .args(["read", &path.display().to_string(), mode, "-q"])
+            .args(["--max-record-length", "4KiB"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{mode}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&path.display().to_string())
+                && stderr.contains("byte 6 ")
+                && stderr.contains("4096"),
+            "{mode}: {stderr}"
+        );
+    }
+    // Within the limit, the same file reads.
+    assert_eq!(
+        count(&[
+            "read",
+            &path.display().to_string(),
+            "--max-record-length",
+            "8KiB"
+        ]),
+        3
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn read_prints_avro_records_as_json_lines() {
     let trips = samples().join("tables/trips.avro").display().to_string();

@@ -9,6 +9,7 @@
 //! | [`ReadTextBytes`] | the same, any encoding | `Vec<u8>` |
 //! | [`ReadCsv<T>`](ReadCsv) | CSV records, headers, quoting | `T: DeserializeOwned` (`Vec<String>`) |
 //! | [`ReadJsonLines<T>`](ReadJsonLines) | one JSON value per line | `T: DeserializeOwned` (`serde_json::Value`) |
+//! | [`ReadLineDigests`] | lines, as [`ReadText`] | `u64`: each line's length or XXH64 |
 //! | [`ReadFile<F>`](ReadFile) | any [`Format`] of your own | `F::Output` |
 //! | `ReadCsvBatches`, `ReadJsonBatches` (feature `arrow`) | CSV, JSON lines, in batches | Arrow `RecordBatch` |
 //! | `ReadParquet` (feature `parquet`) | Parquet row groups; not a `ReadFile` | Arrow `RecordBatch` |
@@ -125,6 +126,7 @@ mod cache;
 mod codec;
 mod csv;
 mod cursor;
+mod digest;
 mod format;
 mod frame;
 mod jsonl;
@@ -142,6 +144,7 @@ pub use self::csv::{Csv, CsvState, ReadCsv};
 #[cfg(feature = "parquet")]
 pub use self::parquet::ReadParquet;
 pub use codec::{Codec, Compression};
+pub use digest::{LineDigest, LineDigests, ReadLineDigests};
 pub use format::{Format, Record, RecordContext, WithMetadata};
 pub use frame::Framing;
 pub use jsonl::{JsonLines, ReadJsonLines};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Args;
+use sdf_connectors::read::{LineDigest, ReadLineDigests, TooLong};
 use sdf_connectors::{
     Csv, EmptyMatch, FileFormat, FileMetadata, Json, MatchOptions, ReadAvro, ReadCsv,
     ReadJsonLines, ReadText, Text, WriteFiles, match_pattern,
@@ -14,7 +15,7 @@ use sdf_runtime::{Executor, PCollection, Pipeline};
 
 use crate::Format;
 use crate::report::{Progress, bytes, find, human};
-use crate::sinks::{CountSink, Counted, PrintSink};
+use crate::sinks::{ChecksumSink, CountSink, Counted, PrintSink};
 
 #[derive(Debug, Args)]
 pub(crate) struct ReadArgs {
@@ -31,6 +32,15 @@ pub(crate) struct ReadArgs {
     /// Print only the number of records, on stdout.
     #[arg(long)]
     count: bool,
+    /// Print the number of records and the sum (mod 2^64) of the XXH64 (seed 42) of each
+    /// record's bytes, on stdout: a figure that changes if any record is lost or delivered
+    /// twice, whatever the order (text only; the benchmark data's manifests hold it).
+    #[arg(long, conflicts_with_all = ["count", "out"])]
+    checksum: bool,
+    /// The longest record allowed, in bytes (`16MiB`, `64KiB`, `1000`); a longer one is an
+    /// error naming its file and offset [default: 64MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_record_length: Option<usize>,
     /// Parallel workers [default: the number of cores].
     #[arg(long)]
     workers: Option<usize>,
@@ -93,9 +103,39 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
     let mut p = Pipeline::new();
     let source = p.from_iter("files", files.clone());
     let counted = Arc::new(AtomicU64::new(0));
+    let checksum = Arc::new(AtomicU64::new(0));
+    let limit = args.max_record_length.unwrap_or(64 << 20);
+    if args.checksum && args.format != Format::Text {
+        return Err("--checksum hashes lines: use it with --format text (the default)".into());
+    }
     match args.format {
+        // Counting or checksumming needs no `String` per line: each line is reduced to a u64
+        // (its length, or its XXH64) in the reader, and the sink counts or sums those.
+        Format::Text if args.count || args.checksum => {
+            let digest = if args.checksum {
+                LineDigest::Xxh64 { seed: 42 }
+            } else {
+                LineDigest::Length
+            };
+            let read = ReadLineDigests::new(digest)
+                .require_utf8(true)
+                .max_record_length(limit, TooLong::Fail);
+            let digests = p.apply("read", source, read);
+            p.sink(
+                "count",
+                digests,
+                ChecksumSink {
+                    count: Arc::clone(&counted),
+                    sum: Arc::clone(&checksum),
+                },
+            );
+        }
         Format::Text => {
-            let lines = p.apply("read", source, ReadText::new());
+            let lines = p.apply(
+                "read",
+                source,
+                ReadText::new().max_record_length(limit, TooLong::Fail),
+            );
             end(
                 &mut p,
                 lines,
@@ -109,12 +149,18 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             let rows = p.apply(
                 "read",
                 source,
-                ReadCsv::<Vec<String>>::new().multiline(args.multiline),
+                ReadCsv::<Vec<String>>::new()
+                    .multiline(args.multiline)
+                    .max_record_length(limit, TooLong::Fail),
             );
             end(&mut p, rows, &args, &counted, json, Csv::new())?;
         }
         Format::Jsonl => {
-            let values = p.apply("read", source, ReadJsonLines::<serde_json::Value>::new());
+            let values = p.apply(
+                "read",
+                source,
+                ReadJsonLines::<serde_json::Value>::new().max_record_length(limit, TooLong::Fail),
+            );
             end(&mut p, values, &args, &counted, json, Json::lines())?;
         }
         #[cfg(feature = "parquet")]
@@ -151,7 +197,13 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
     result?;
     let m = metrics.snapshot();
     let read = find(&m, "read").cloned().unwrap_or_default();
-    if args.count {
+    if args.checksum {
+        println!(
+            "{} {}",
+            counted.load(Ordering::Relaxed),
+            checksum.load(Ordering::Relaxed)
+        );
+    } else if args.count {
         println!("{}", counted.load(Ordering::Relaxed));
     }
     // A Parquet read emits batches of rows; the others one value per record.
@@ -205,9 +257,47 @@ where
     Ok(())
 }
 
+/// `16MiB`, `64KiB`, `1GiB`, `1000` (bytes; `MB`, `KB`, `GB` are read as powers of 1024 too).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size: write e.g. 16MiB, 64KiB or 1000"))?;
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("'{text}': the unit must be B, KiB, MiB or GiB")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
 /// A record as one line of JSON.
 fn json<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) {
     if serde_json::to_writer(&mut *out, value).is_err() {
         out.extend_from_slice(b"null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("16mb"), Ok(16 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("big").unwrap_err().contains("16MiB"));
+        assert!(parse_size("3TiB").unwrap_err().contains("unit"));
     }
 }

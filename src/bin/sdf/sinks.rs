@@ -1,4 +1,4 @@
-//! The small sinks of the command line: count, print.
+//! The small sinks of the command line: count, checksum, print.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -51,6 +51,33 @@ impl<T: Counted + Send + 'static> Sink<T> for CountSink {
     async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
         let n: u64 = batch.iter().map(|r| r.value.records()).sum();
         self.0.fetch_add(n, Ordering::Relaxed);
+        Ok(())
+    }
+    async fn prepare(&mut self, _: u64) -> sdf_core::Result<()> {
+        Ok(())
+    }
+    async fn commit(&mut self, _: u64, _: ()) -> sdf_core::Result<()> {
+        Ok(())
+    }
+}
+
+/// Counts records that are `u64` digests and sums them (mod 2^64): with XXH64 digests, a
+/// checksum of every record delivered, independent of their order.
+pub(crate) struct ChecksumSink {
+    pub count: Arc<AtomicU64>,
+    pub sum: Arc<AtomicU64>,
+}
+
+#[async_trait]
+impl Sink<u64> for ChecksumSink {
+    type Commit = ();
+
+    async fn write(&mut self, batch: Vec<Timestamped<u64>>) -> sdf_core::Result<()> {
+        let sum = batch
+            .iter()
+            .fold(0u64, |sum, record| sum.wrapping_add(record.value));
+        self.sum.fetch_add(sum, Ordering::Relaxed);
+        self.count.fetch_add(batch.len() as u64, Ordering::Relaxed);
         Ok(())
     }
     async fn prepare(&mut self, _: u64) -> sdf_core::Result<()> {
