@@ -303,9 +303,36 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Whether reading again cannot help: the bytes themselves are bad (a record over the
+    /// limit, one that does not parse, a corrupt block file, a name or pattern that is invalid).
+    /// The runtime does not retry such a call ([`sdf_core::Error::Permanent`]); I/O and
+    /// object-store errors, and files that changed, are retried.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Error::RecordTooLong { .. }
+                | Error::LineTooLong { .. }
+                | Error::BadRecord { .. }
+                | Error::BadFile { .. }
+                | Error::BadName { .. }
+                | Error::InvalidPattern { .. }
+                | Error::UnsupportedCompression { .. }
+                | Error::UnsupportedUrl { .. }
+                | Error::StoreUnavailable { .. }
+                | Error::LocalOnly { .. }
+                | Error::InvalidOption { .. }
+        )
+    }
+}
+
 impl From<Error> for sdf_core::Error {
     fn from(e: Error) -> Self {
-        sdf_core::Error::user("connector", e)
+        if e.is_permanent() {
+            sdf_core::Error::permanent("connector", e)
+        } else {
+            sdf_core::Error::user("connector", e)
+        }
     }
 }
 

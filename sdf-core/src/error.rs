@@ -122,6 +122,18 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// An error that no retry can fix: the input itself is bad (a corrupt file, a record over
+    /// the reader's limit, a value that does not parse). A runner does not retry the call: it
+    /// sends the element to the dead letters, or fails, at once. Made with
+    /// [`Error::permanent`]; every other error is worth a retry ([`Error::is_retryable`]).
+    #[error("{context}: {source}")]
+    Permanent {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl Error {
@@ -141,6 +153,29 @@ impl Error {
             context: context.to_string(),
             source: source.into(),
         }
+    }
+
+    /// An error of user code that retrying cannot fix (see [`Error::Permanent`]).
+    ///
+    /// ```
+    /// use sdf_core::Error;
+    /// let err = Error::permanent("parsing /data/a.csv at byte 7", "not a number: \"x1\"");
+    /// assert!(!err.is_retryable());
+    /// assert!(Error::message("the server is busy").is_retryable());
+    /// ```
+    pub fn permanent(
+        context: impl fmt::Display,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::Permanent {
+            context: context.to_string(),
+            source: source.into(),
+        }
+    }
+
+    /// Whether running the call again may succeed: false for [`Error::Permanent`] only.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Error::Permanent { .. })
     }
 
     /// An error raised by user code with only a message.

@@ -194,9 +194,10 @@ fn a_call_failing_every_attempt_fails_the_pipeline_naming_what_failed() {
 }
 
 /// Counts like CountFn, but fails every call for the element `poisoned` once it reaches
-/// offset 5.
+/// offset 5, with an error worth a retry or a permanent one.
 struct FailsOn {
     poisoned: i64,
+    permanent: bool,
 }
 
 #[async_trait::async_trait]
@@ -223,9 +224,12 @@ impl sdf_core::SplittableDoFn for FailsOn {
         let mut i = tracker.current_restriction().start();
         while tracker.try_claim(i)? {
             if *n == self.poisoned && i >= 5 {
-                return Err(sdf_core::Error::message(format!(
-                    "record {i} of {n} is corrupt"
-                )));
+                let message = format!("record {i} of {n} is corrupt");
+                return Err(if self.permanent {
+                    sdf_core::Error::permanent("parsing", message)
+                } else {
+                    sdf_core::Error::message(message)
+                });
             }
             output.emit((*n, i)).await?;
             i += 1;
@@ -238,7 +242,14 @@ impl sdf_core::SplittableDoFn for FailsOn {
 fn elements_that_keep_failing_go_to_the_dead_letter_output() {
     let mut p = Pipeline::new();
     let source = p.from_iter("inputs", vec![10i64, 20, 30]);
-    let (good, letters) = p.apply_with_dead_letters("count", source, FailsOn { poisoned: 20 });
+    let (good, letters) = p.apply_with_dead_letters(
+        "count",
+        source,
+        FailsOn {
+            poisoned: 20,
+            permanent: false,
+        },
+    );
     let good = p.collect("good", good);
     let letters = p.collect("letters", letters);
     Executor::builder()
@@ -446,4 +457,34 @@ fn a_call_that_refuses_to_split_does_not_block_rebalancing() {
         "the idle worker never split the splittable call: {:?}",
         metrics[0]
     );
+}
+
+#[test]
+fn a_permanent_error_is_not_retried() {
+    for (permanent, attempts) in [(false, 3), (true, 1)] {
+        let mut p = Pipeline::new();
+        let source = p.from_iter("inputs", vec![10i64, 20]);
+        let (good, letters) = p.apply_with_dead_letters(
+            "count",
+            source,
+            FailsOn {
+                poisoned: 20,
+                permanent,
+            },
+        );
+        let good = p.collect("good", good);
+        let letters = p.collect("letters", letters);
+        let metrics = Executor::builder()
+            .workers(1)
+            .retries(3, Duration::from_millis(1))
+            .build()
+            .run_blocking(p)
+            .unwrap();
+        assert_eq!(good.values().len(), 10);
+        let letters = letters.values();
+        assert_eq!(letters.len(), 1, "{letters:?}");
+        assert_eq!(letters[0].attempts, attempts, "permanent: {permanent}");
+        let retries: u64 = metrics.iter().map(|m| m.retries).sum();
+        assert_eq!(retries, u64::from(attempts - 1), "permanent: {permanent}");
+    }
 }

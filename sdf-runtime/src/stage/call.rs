@@ -276,7 +276,7 @@ impl<F: SplittableDoFn> Stage<F> {
     ) -> Option<(F::Restriction, String, u32)> {
         let attempts = work.attempts + 1;
         let mut s = self.lock();
-        if attempts < self.config.max_attempts && !streamed {
+        if attempts < self.config.max_attempts && !streamed && error.is_retryable() {
             Counters::add(&self.counters.retries, 1);
             tracing::warn!(stage = %self.name, element = ?work.element.value, attempts, %error, "process failed; retrying");
             let backoff = self.config.retry_backoff * 2u32.saturating_pow(attempts - 1);
