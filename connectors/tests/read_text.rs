@@ -220,3 +220,51 @@ fn records_carry_file_offset_and_event_time() {
     let file = dir.file("t.txt", "5\n7\n");
     check_sdf_exhaustive(&stamped, &file).unwrap();
 }
+
+/// Bytes this thread has read through `read(2)`-like calls so far (Linux: `rchar` of
+/// `/proc/thread-self/io`); the test's reads all run on its own thread.
+fn thread_read_bytes() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_range_inside_one_long_record_is_empty_and_reads_only_its_own_bytes() {
+    let dir = TempDir::new("long-record-ranges");
+    // A 4 MiB line between two short ones: every range starting inside it is empty.
+    let mut text = String::from("first\n");
+    text.push_str(&"x".repeat(4 << 20));
+    text.push_str("\nlast\n");
+    let file = dir.file("long.txt", &text);
+    let read = ReadText::new()
+        .buffer_size(64 << 10)
+        .max_record_length(16 << 20, TooLong::Fail);
+    let access = sdf_connectors::read::Access::Seek;
+    let piece = |start: i64, end: i64| {
+        sdf_connectors::read::FileRange::new(sdf_core::OffsetRange::new(start, end), access)
+    };
+    let before = thread_read_bytes();
+    let (records, residual) =
+        read_support::one_call(&read, &file, piece(1 << 20, (1 << 20) + 4096), None).unwrap();
+    let read_bytes = thread_read_bytes() - before;
+    assert!(records.is_empty() && residual.is_none(), "{records:?}");
+    // One buffer at most, not the 3 MiB left of the line.
+    assert!(read_bytes <= 2 * (64 << 10), "read {read_bytes} bytes");
+    // The ranges around it still read every line once.
+    let size = text.len() as i64;
+    let mut all = Vec::new();
+    for (start, end) in [(0, 1 << 20), (1 << 20, 3 << 20), (3 << 20, size)] {
+        all.extend(
+            read_support::one_call(&read, &file, piece(start, end), None)
+                .unwrap()
+                .0,
+        );
+    }
+    assert_eq!(all.len(), 3);
+    assert_eq!((all[0].as_str(), all[2].as_str()), ("first", "last"));
+}

@@ -26,14 +26,15 @@ pub(crate) struct Cursor<S> {
 
 impl<S> Cursor<S> {
     /// Opens `file` and moves to the first record that starts in `range` at or after its start,
-    /// past the header records.
+    /// past the header records; `None` if no record starts in `range` (it lies inside one
+    /// record, found without reading that record to its end).
     pub(crate) fn open<F: Format<State = S>>(
         format: &F,
         options: &ReadOptions,
         file: &FileMetadata,
         range: &FileRange,
         buffer: Vec<u8>,
-    ) -> Result<Self> {
+    ) -> Result<Option<Self>> {
         let start = u64::try_from(range.range.start()).map_err(|_| Error::InvalidOption {
             option: "restriction",
             reason: format!("{range:?} starts before byte 0 of {}", file.path.display()),
@@ -58,7 +59,10 @@ impl<S> Cursor<S> {
                 let back = start.saturating_sub(framer.delimiter_len() as u64);
                 source.seek(back)?;
                 framer.restart_at(back);
-                framer.skip_partial(&mut source)?;
+                let end = u64::try_from(range.range.end()).unwrap_or(0);
+                if !framer.skip_partial(&mut source, end)? {
+                    return Ok(None);
+                }
             } else {
                 // Record boundaries are known only from the start: frame up to `start`.
                 while framer.has_record(&mut source)? && framer.offset() < start {
@@ -70,11 +74,11 @@ impl<S> Cursor<S> {
             }
         }
         let state = format.start(file, headers)?;
-        Ok(Cursor {
+        Ok(Some(Cursor {
             source,
             framer,
             state,
-        })
+        }))
     }
 }
 

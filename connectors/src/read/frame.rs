@@ -188,21 +188,39 @@ impl Framer {
 
     /// Skips through the first newline (or delimiter) at the cursor, quotes ignored: after a
     /// seek to `s − delimiter length`, the cursor is then at the first record starting at `s`
-    /// or later.
-    pub(crate) fn skip_partial(&mut self, src: &mut Source) -> Result<()> {
-        if let Kind::Csv { .. } = self.kind {
-            let kind = std::mem::replace(
-                &mut self.kind,
-                Kind::Byte {
-                    byte: b'\n',
-                    strip_cr: true,
-                },
-            );
-            let skipped = self.next(src, true).map(|_| ());
-            self.kind = kind;
-            return skipped;
+    /// or later. Returns `false` when no delimiter ends before offset `until` (the end of the
+    /// range being opened): no record starts in the range, and the skip stops there instead
+    /// of reading a long record to its end (a 10 GB line would otherwise be read whole by
+    /// each of its ranges). The cursor is then inside a record: do not read from it.
+    pub(crate) fn skip_partial(&mut self, src: &mut Source, until: u64) -> Result<bool> {
+        loop {
+            let hay = &self.buf[self.start..self.end];
+            // Quotes are ignored: CSV read split at newlines forbids newlines in quotes
+            // (multiline CSV is read from its start, never skipped into).
+            let (found, keep) = match &self.kind {
+                Kind::Byte { byte, .. } => (memchr::memchr(*byte, hay).map(|i| i + 1), 0),
+                Kind::Csv { .. } => (memchr::memchr(b'\n', hay).map(|i| i + 1), 0),
+                Kind::Bytes(finder) => (
+                    finder.find(hay).map(|i| i + finder.needle().len()),
+                    finder.needle().len() - 1,
+                ),
+            };
+            if let Some(after) = found {
+                self.start += after;
+                return Ok(true);
+            }
+            if self.eof {
+                // The file ends inside the partial record: no record starts after it.
+                self.start = self.end;
+                return Ok(true);
+            }
+            // Keep only what the search still needs: a partial delimiter.
+            self.start = self.end - keep.min(self.end - self.start);
+            if self.base + self.start as u64 >= until {
+                return Ok(false);
+            }
+            self.fill(src)?;
         }
-        self.next(src, true).map(|_| ())
     }
 
     /// The length of the delimiter: how far before a range's start to seek.

@@ -287,13 +287,28 @@ impl<F: Format> SplittableDoFn for ReadFile<F> {
                 cursor.source.check(first)?;
                 cursor
             }
-            None => Cursor::open(
-                &self.format,
-                &self.options,
-                file,
-                &range,
-                self.parking.buffer(),
-            )?,
+            None => {
+                let opened = Cursor::open(
+                    &self.format,
+                    &self.options,
+                    file,
+                    &range,
+                    self.parking.buffer(),
+                )?;
+                match opened {
+                    Some(cursor) => cursor,
+                    None => {
+                        // The range lies inside one record, which belongs to an earlier
+                        // range: nothing to read. Claim past its end to finish it.
+                        let end = range.range.end();
+                        tracker.try_claim(FilePosition {
+                            offset: end,
+                            consumed: end.max(0) as u64,
+                        })?;
+                        return Ok(ProcessContinuation::Stop);
+                    }
+                }
+            }
         };
         let decoded = cursor.source.is_decoded();
         let skip_long = self.options.too_long == TooLong::Skip;
