@@ -92,6 +92,14 @@ impl Source {
         Ok(source)
     }
 
+    /// The open local file (the one checked against the listing), or `None` for an object.
+    pub(crate) fn local_file(&self) -> Option<&File> {
+        match &self.bytes {
+            Bytes::Local(file) => Some(file),
+            Bytes::Remote(_) => None,
+        }
+    }
+
     /// Whether offsets count decoded bytes.
     pub(crate) fn is_decoded(&self) -> bool {
         self.decoder.is_some()

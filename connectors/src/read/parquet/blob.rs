@@ -28,13 +28,14 @@ impl Blob {
     /// [`Error::FileChanged`] otherwise). A local file stays open; an object is read on demand.
     pub(crate) fn open(file: &FileMetadata) -> Result<Blob> {
         let source = Source::open(file, None, OnChange::Fail, 0)?;
-        drop(source);
-        if file.is_remote() {
-            return Ok(Blob::Object(file.clone()));
+        // Keep the very file that was checked, not a second open of its path.
+        match source.local_file() {
+            Some(local) => local
+                .try_clone()
+                .map(Blob::Local)
+                .map_err(|e| Error::io("opening", &file.path, Some(0), e)),
+            None => Ok(Blob::Object(file.clone())),
         }
-        File::open(&file.path)
-            .map(Blob::Local)
-            .map_err(|e| Error::io("opening", &file.path, Some(0), e))
     }
 
     /// Another handle on the same bytes (for a reader that takes its own).
