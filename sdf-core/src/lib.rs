@@ -116,7 +116,7 @@ pub use error::{Error, Result, TrackerError, WatermarkError};
 pub use fraction::floor_fraction;
 pub use growable::{GrowableOffsetRangeTracker, RangeEndEstimator};
 pub use offset_range::{OffsetRange, OffsetRangeTracker};
-pub use output::{CollectEmitter, Emitter, Finalizer, Output, Timestamped};
+pub use output::{CollectEmitter, Emit, Emitter, Finalizer, Output, Timestamped};
 pub use shared::{SharedTracker, SplitHandle, SplitReplyFuture, TrackerSnapshot};
 pub use time::Timestamp;
 pub use tracker::{Progress, RestrictionTracker, SplitResult};

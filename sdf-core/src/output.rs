@@ -5,6 +5,9 @@
 //! emitter may wait before taking a batch: that is how backpressure reaches `process`.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -74,6 +77,29 @@ impl<T: Send> Emitter<T> for CollectEmitter<T> {
     }
 }
 
+/// The future of [`Output::emit`] and [`Output::emit_at`]: ready at once unless the record
+/// filled the buffer, which it then hands downstream.
+#[must_use = "await it: it hands a full buffer downstream"]
+pub struct Emit<'o>(Option<BoxFuture<'o, Result<()>>>);
+
+impl Future for Emit<'_> {
+    type Output = Result<()>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match &mut self.0 {
+            None => Poll::Ready(Ok(())),
+            Some(flush) => flush.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for Emit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Emit").field(&self.0.is_some()).finish()
+    }
+}
+
 /// The receiver `process` emits into.
 ///
 /// ```
@@ -133,22 +159,28 @@ impl<'a, T: Send> Output<'a, T> {
 
     /// Emits `value` with the input element's timestamp.
     #[inline]
-    pub async fn emit(&mut self, value: T) -> Result<()> {
+    pub fn emit(&mut self, value: T) -> Emit<'_> {
         let timestamp = self.default_timestamp;
-        self.emit_at(value, timestamp).await
+        self.emit_at(value, timestamp)
     }
 
     /// Emits `value` with its own event timestamp.
+    ///
+    /// The record is buffered at once; the returned future hands the buffer downstream when
+    /// it is full (and may then wait for room), and is ready at once otherwise, so that the
+    /// common case costs a push and a comparison, not the poll of an `async fn`'s state
+    /// machine. Await it before the next emit.
     #[inline]
-    pub async fn emit_at(&mut self, value: T, timestamp: Timestamp) -> Result<()> {
+    pub fn emit_at(&mut self, value: T, timestamp: Timestamp) -> Emit<'_> {
         self.buffer.push(Timestamped { value, timestamp });
         if timestamp > self.max_timestamp {
             self.max_timestamp = timestamp;
         }
         if self.buffer.len() >= self.capacity {
-            self.flush().await?;
+            Emit(Some(Box::pin(self.flush())))
+        } else {
+            Emit(None)
         }
-        Ok(())
     }
 
     /// Sends the buffered records downstream now. The runner flushes when `process` returns.

@@ -52,6 +52,9 @@ impl<S> Cursor<S> {
             options.buffer_size,
             0,
         );
+        if format.utf8_records() {
+            framer = framer.check_utf8();
+        }
         let headers = read_headers(format.header_records(), &mut source, &mut framer, options)?;
         let header_end = framer.offset();
         if start > header_end {
@@ -93,14 +96,8 @@ fn read_headers(
     while headers.len() < n && framer.has_record(source)? {
         let offset = framer.offset();
         match framer.next(source, false)? {
-            Framed::Record(bytes) => {
-                let bytes = if offset == 0 {
-                    bytes.strip_prefix(BOM).unwrap_or(bytes)
-                } else {
-                    bytes
-                };
-                headers.push(bytes.to_vec());
-            }
+            Framed::Record(bytes) => headers.push(strip_bom(offset, bytes).to_vec()),
+            Framed::Text(text) => headers.push(strip_bom(offset, text.as_bytes()).to_vec()),
             Framed::QuotedNewline => return Err(quoted_newline(source, offset)),
             Framed::TooLong | Framed::Skipped => {
                 return Err(Error::RecordTooLong {
@@ -111,6 +108,16 @@ fn read_headers(
         }
     }
     Ok(headers)
+}
+
+/// `bytes` without the UTF-8 byte-order mark, which is dropped at the start of a file.
+#[inline]
+pub(crate) fn strip_bom(offset: u64, bytes: &[u8]) -> &[u8] {
+    if offset == 0 {
+        bytes.strip_prefix(BOM).unwrap_or(bytes)
+    } else {
+        bytes
+    }
 }
 
 /// The error of a CSV newline in quotes while the file is split at newlines.

@@ -74,6 +74,14 @@ impl LineDigests {
     pub fn digest(&self) -> LineDigest {
         self.digest
     }
+
+    #[inline]
+    fn digest_of(&self, bytes: &[u8]) -> u64 {
+        match self.digest {
+            LineDigest::Length => bytes.len() as u64,
+            LineDigest::Xxh64 { seed } => xxhash_rust::xxh64::xxh64(bytes, seed),
+        }
+    }
 }
 
 impl Format for LineDigests {
@@ -86,6 +94,16 @@ impl Format for LineDigests {
 
     fn start(&self, _: &FileMetadata, _: Vec<Vec<u8>>) -> Result<()> {
         Ok(())
+    }
+
+    fn utf8_records(&self) -> bool {
+        self.require_utf8
+    }
+
+    /// A line the reader found to be UTF-8 (when it is required): no check of its own.
+    #[inline]
+    fn decode_str(&self, _: &mut (), _: RecordContext<'_>, text: &str) -> Result<Option<u64>> {
+        Ok(Some(self.digest_of(text.as_bytes())))
     }
 
     #[inline]
@@ -103,10 +121,7 @@ impl Format for LineDigests {
                 ),
             ));
         }
-        Ok(Some(match self.digest {
-            LineDigest::Length => bytes.len() as u64,
-            LineDigest::Xxh64 { seed } => xxhash_rust::xxh64::xxh64(bytes, seed),
-        }))
+        Ok(Some(self.digest_of(bytes)))
     }
 }
 

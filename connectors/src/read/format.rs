@@ -95,6 +95,29 @@ pub trait Format: Send + Sync + 'static {
         bytes: &[u8],
     ) -> Result<Option<Self::Output>>;
 
+    /// Whether records are meant to be UTF-8 text (default: no). The reader then checks whole
+    /// buffers for UTF-8 at once (one SIMD pass per read, instead of one per record), and hands
+    /// each record it found valid to [`decode_str`](Self::decode_str) instead of
+    /// [`decode`](Self::decode). Records in a buffer region that is not valid UTF-8 still go to
+    /// `decode`, whose own check then reports the bad record exactly. Only framings whose
+    /// delimiter is one ASCII byte (lines, CSV) are checked this way; others always use
+    /// `decode`.
+    fn utf8_records(&self) -> bool {
+        false
+    }
+
+    /// The value of a record the reader has checked to be UTF-8 (see
+    /// [`utf8_records`](Self::utf8_records)): the same as [`decode`](Self::decode) on its bytes,
+    /// which is the default. Override it to skip the format's own UTF-8 check.
+    fn decode_str(
+        &self,
+        state: &mut Self::State,
+        cx: RecordContext<'_>,
+        text: &str,
+    ) -> Result<Option<Self::Output>> {
+        self.decode(state, cx, text.as_bytes())
+    }
+
     /// What the call holds of records already decoded, emitted as its last value: a batch
     /// format's partial batch. [`ReadFile`](super::ReadFile) calls this at the end of every
     /// call that does not fail (at the end of its range, and at a refused claim, before it
@@ -174,6 +197,24 @@ impl<F: Format> Format for WithMetadata<F> {
         bytes: &[u8],
     ) -> Result<Option<Self::Output>> {
         Ok(self.inner.decode(state, cx, bytes)?.map(|value| Record {
+            path: Arc::clone(path),
+            offset: cx.offset,
+            value,
+        }))
+    }
+
+    fn utf8_records(&self) -> bool {
+        self.inner.utf8_records()
+    }
+
+    #[inline]
+    fn decode_str(
+        &self,
+        (state, path): &mut Self::State,
+        cx: RecordContext<'_>,
+        text: &str,
+    ) -> Result<Option<Self::Output>> {
+        Ok(self.inner.decode_str(state, cx, text)?.map(|value| Record {
             path: Arc::clone(path),
             offset: cx.offset,
             value,

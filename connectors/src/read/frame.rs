@@ -106,6 +106,9 @@ impl Kind {
 pub(crate) enum Framed<'a> {
     /// A record (without its delimiter).
     Record(&'a [u8]),
+    /// A record (without its delimiter) found to be UTF-8 by the framer's whole-buffer check
+    /// ([`Framer::check_utf8`]).
+    Text(&'a str),
     /// A record longer than the limit, skipped (only when asked to skip).
     Skipped,
     /// A record longer than the limit (when not skipping); the framer must not be used again.
@@ -138,8 +141,27 @@ pub(crate) struct Framer {
     eof: bool,
     kind: Kind,
     max_len: usize,
+    utf8: Utf8,
 }
 
+/// What the whole-buffer UTF-8 check knows, as indices into the buffer: `buf[valid.0..valid.1]`
+/// is valid UTF-8, and everything before `checked` was checked.
+///
+/// The check runs on a region from a record's start (or the end of the previous region) to
+/// just after the last record delimiter in the buffer, once per fill: one SIMD pass over
+/// 256 KiB instead of a call per record. A record inside the valid region is valid UTF-8
+/// because both its ends are char boundaries: each is an end of the region or next to an ASCII
+/// delimiter byte (`\n`, a one-byte ASCII delimiter, a `\r` stripped before `\n`), and in
+/// valid UTF-8 an ASCII byte is never part of a multi-byte character. A region that is not
+/// valid is not trusted at all: its records go to the format as bytes, and the format's own
+/// check finds and reports the bad record.
+#[derive(Default)]
+struct Utf8 {
+    /// Whether to check (asked for, and the framing's delimiter is one ASCII byte).
+    on: bool,
+    valid: (usize, usize),
+    checked: usize,
+}
 impl Framer {
     /// A framer whose first byte will be at `offset`, reusing `buf` (grown to `buffer_size`).
     pub(crate) fn new(
@@ -158,7 +180,20 @@ impl Framer {
             eof: false,
             kind: Kind::new(framing),
             max_len,
+            utf8: Utf8::default(),
         }
+    }
+
+    /// Checks records for UTF-8 a whole buffer at a time, and hands the valid ones out as
+    /// [`Framed::Text`]. Only for framings whose delimiter is one ASCII byte (lines, CSV, a
+    /// one-byte delimiter); with any other, records stay [`Framed::Record`].
+    pub(crate) fn check_utf8(mut self) -> Self {
+        self.utf8.on = match &self.kind {
+            Kind::Byte { byte, .. } => byte.is_ascii(),
+            Kind::Csv { .. } => true,
+            Kind::Bytes(_) => false,
+        };
+        self
     }
 
     /// The offset of the next record.
@@ -170,6 +205,7 @@ impl Framer {
     /// Forgets the buffered bytes: the source was moved to `offset`.
     pub(crate) fn restart_at(&mut self, offset: u64) {
         (self.start, self.end, self.base, self.eof) = (0, 0, offset, false);
+        (self.utf8.valid, self.utf8.checked) = ((0, 0), 0);
     }
 
     /// Gives the buffer back for reuse.
@@ -296,7 +332,12 @@ impl Framer {
     }
 
     #[inline]
-    fn framed(&self, (from, to): (usize, usize), skipping: bool, skip_long: bool) -> Framed<'_> {
+    fn framed(
+        &mut self,
+        (from, to): (usize, usize),
+        skipping: bool,
+        skip_long: bool,
+    ) -> Framed<'_> {
         if skipping {
             Framed::Skipped
         } else if to - from > self.max_len {
@@ -305,8 +346,65 @@ impl Framer {
             } else {
                 Framed::TooLong
             }
+        } else if self.utf8.on && self.is_utf8(from, to) {
+            let bytes = &self.buf[from..to];
+            debug_assert!(std::str::from_utf8(bytes).is_ok());
+            // SAFETY: `is_utf8` says `buf[from..to]` lies in a region that was checked to be
+            // valid UTF-8, and that both of its ends are char boundaries (see `Utf8`), so the
+            // slice is valid UTF-8 on its own. Nothing wrote to the buffer since the check:
+            // only `fill` writes, after the checked indices were moved with the bytes.
+            #[allow(unsafe_code)]
+            Framed::Text(unsafe { std::str::from_utf8_unchecked(bytes) })
         } else {
             Framed::Record(&self.buf[from..to])
+        }
+    }
+
+    /// Whether the record `buf[from..to]` (`from` a record start, `to` its end before any
+    /// delimiter) is inside the valid UTF-8 region, checking the buffer past what was checked.
+    #[inline]
+    fn is_utf8(&mut self, from: usize, to: usize) -> bool {
+        if to > self.utf8.checked {
+            self.check_region(from);
+        }
+        let (start, end) = self.utf8.valid;
+        // Both ends are char boundaries: `from` is a region start or follows the previous
+        // record's ASCII delimiter; `to` is a region end or an ASCII byte (the delimiter, or the
+        // `\r` stripped before it) inside the region.
+        start <= from && to <= end
+    }
+
+    /// Checks `buf[from..cut]`: from where checking stopped (or the start of the record that
+    /// asks, if later) to just past the last delimiter byte in the buffer (or to its end at the
+    /// end of the file), so that every region ends on a char boundary of valid text. The record
+    /// that asks ends before its delimiter, which is in the buffer, so the cut is past it.
+    #[cold]
+    fn check_region(&mut self, record: usize) {
+        let from = self.utf8.checked.max(record);
+        let last = match self.kind {
+            Kind::Byte { byte, .. } => byte,
+            _ => b'\n',
+        };
+        let cut = if self.eof {
+            self.end
+        } else {
+            match memchr::memrchr(last, &self.buf[from..self.end]) {
+                Some(i) => from + i + 1,
+                None => return,
+            }
+        };
+        if cut <= from {
+            return;
+        }
+        self.utf8.checked = cut;
+        if simdutf8::basic::from_utf8(&self.buf[from..cut]).is_ok() {
+            let (start, end) = self.utf8.valid;
+            // Extend a valid region that ends where this one starts; else start anew.
+            self.utf8.valid = if end == from && start <= from {
+                (start, cut)
+            } else {
+                (from, cut)
+            };
         }
     }
 
@@ -369,10 +467,16 @@ impl Framer {
     /// (up to what the record-length limit needs) when they fill it.
     fn fill(&mut self, src: &mut Source) -> Result<()> {
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.base += self.start as u64;
-            self.end -= self.start;
+            let shift = self.start;
+            self.buf.copy_within(shift..self.end, 0);
+            self.base += shift as u64;
+            self.end -= shift;
             self.start = 0;
+            // The checked bytes moved with the rest; what was before the cursor is gone (a
+            // valid region starting there still holds from the cursor on).
+            let (start, end) = self.utf8.valid;
+            self.utf8.valid = (start.saturating_sub(shift), end.saturating_sub(shift));
+            self.utf8.checked = self.utf8.checked.saturating_sub(shift);
         }
         if self.end == self.buf.len() {
             let cap = self.max_len.saturating_add(self.kind.delimiter_len() + 1);

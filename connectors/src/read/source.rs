@@ -93,6 +93,7 @@ impl Source {
     }
 
     /// The open local file (the one checked against the listing), or `None` for an object.
+    #[cfg(feature = "parquet")]
     pub(crate) fn local_file(&self) -> Option<&File> {
         match &self.bytes {
             Bytes::Local(file) => Some(file),

@@ -117,11 +117,30 @@ impl<T: TextValue> ReadFile<Text<T>> {
 
 /// The value of a line: `String` or `Vec<u8>`.
 pub trait TextValue: Send + Sized + 'static {
+    /// Whether lines are meant to be UTF-8 ([`Format::utf8_records`]; default: no).
+    fn utf8() -> bool {
+        false
+    }
+
     /// The value of `bytes`.
     fn from_line(bytes: &[u8], policy: InvalidUtf8, cx: RecordContext<'_>) -> Result<Self>;
+
+    /// The value of a line the reader found to be UTF-8 (default: [`from_line`](Self::from_line)).
+    fn from_text(text: &str, policy: InvalidUtf8, cx: RecordContext<'_>) -> Result<Self> {
+        Self::from_line(text.as_bytes(), policy, cx)
+    }
 }
 
 impl TextValue for String {
+    fn utf8() -> bool {
+        true
+    }
+
+    #[inline]
+    fn from_text(text: &str, _: InvalidUtf8, _: RecordContext<'_>) -> Result<Self> {
+        Ok(text.to_owned())
+    }
+
     #[inline]
     fn from_line(bytes: &[u8], policy: InvalidUtf8, cx: RecordContext<'_>) -> Result<Self> {
         // SIMD validation: several times std's speed on text with some multi-byte characters.
@@ -167,6 +186,15 @@ impl<T: TextValue> Format for Text<T> {
 
     fn start(&self, _: &FileMetadata, _: Vec<Vec<u8>>) -> Result<()> {
         Ok(())
+    }
+
+    fn utf8_records(&self) -> bool {
+        T::utf8()
+    }
+
+    #[inline]
+    fn decode_str(&self, _: &mut (), cx: RecordContext<'_>, text: &str) -> Result<Option<T>> {
+        T::from_text(text, self.invalid_utf8, cx).map(Some)
     }
 
     #[inline]
