@@ -19,8 +19,9 @@ $CARGO_TARGET_DIR or ./target; nothing is committed):
    repetitions interleaved (so a burst of load elsewhere hits every contender alike), median
    and min reported:
    - text (uniform): the limit (`limit lines`, a memchr count over byte ranges on WORKERS
-     threads), the limit with an XXH64 of every line (`limit checksum`), `sdf read --count` and
-     `sdf read --checksum` with WORKERS workers;
+     threads), the limit with an XXH64 of every line (`limit checksum`), a plain loop doing
+     what `sdf read --count` does (`limit text`: every line framed, UTF-8 checked per buffer,
+     counted), `sdf read --count` and `sdf read --checksum` with WORKERS workers;
    - skewed and skewed90 (one file with 50% / 90% of the bytes, listed last): the same, as a
      ratio of wall time to the uniform set's;
    - csv and jsonl, records parsed: `sdf read --format csv|jsonl --count`, the plain crate
@@ -244,6 +245,8 @@ def text_rows(bins, size, kind, workers):
             [bins["limit"], "lines", "--threads", w] + paths, lines),
         Row(kind, "limit + XXH64 per line", nbytes, n,
             [bins["limit"], "checksum", "--threads", w] + paths, checksum),
+        Row(kind, "plain loop: lines framed, UTF-8 checked, counted", nbytes, n,
+            [bins["limit"], "text", "--threads", w] + paths, lines),
         Row(kind, "sdf read --count", nbytes, n,
             [bins["sdf"], "read", pattern, "--count", "--quiet", "--workers", w], count),
         Row(kind, "sdf read --checksum", nbytes, n,
@@ -404,19 +407,23 @@ def main():
         groups[kind] = rows
     # One interleaved measurement over the three sets: the skew ratios compare like with like.
     measure([r for k in groups for r in groups[k]], reps)
-    for kind, (lim, limck, count, ck) in groups.items():
+    for kind, (lim, limck, loop, count, ck) in groups.items():
         ratio(limck, lim, "memchr limit")
+        ratio(loop, lim, "memchr limit")
         ratio(count, lim, "memchr limit")
         ratio(ck, lim, "memchr limit")
-        all_rows += [lim, limck, count, ck]
+        all_rows += [lim, limck, loop, count, ck]
     skew = {}
     for kind in ("skewed", "skewed90"):
         skew[kind] = {groups[kind][i].name: groups[kind][i].median / groups["uniform"][i].median
-                      for i in range(4)}
+                      for i in range(len(groups[kind]))}
     results["skew_time_ratio_to_uniform"] = skew
     # The same work on both sides: every line hashed.
     results["checksum_vs_limit_checksum"] = {
-        k: groups[k][1].median / groups[k][3].median for k in groups}
+        k: groups[k][1].median / groups[k][4].median for k in groups}
+    # The same work on both sides: every line framed, UTF-8 checked and counted.
+    results["count_vs_plain_loop"] = {
+        k: groups[k][2].median / groups[k][3].median for k in groups}
 
     for kind in ("csv", "jsonl"):
         log(kind)
@@ -443,6 +450,8 @@ def main():
         print("  %-9s " % kind + ", ".join("%s %.2f×" % (k, v) for k, v in r.items()))
     print("sdf read --checksum vs limit + XXH64 per line (throughput): " + ", ".join(
         "%s %.2f×" % (k, v) for k, v in results["checksum_vs_limit_checksum"].items()))
+    print("sdf read --count vs the plain loop framing, checking and counting lines (throughput): "
+          + ", ".join("%s %.2f×" % (k, v) for k, v in results["count_vs_plain_loop"].items()))
     print("sdf vs the plain crate loop: " + ", ".join(
         "%s %.2f×" % (k, v) for k, v in results["vs_plain_loop"].items()))
     h = results["huge_line"]

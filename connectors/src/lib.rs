@@ -38,6 +38,10 @@ pub use matching::{
 #[cfg(feature = "parquet")]
 pub use read::ReadParquet;
 pub use read::{ReadCsv, ReadJsonLines, ReadText};
+/// The JSON library of [`ReadJsonValues`](read::ReadJsonValues) (feature `sonic`), to name
+/// and use its `Value`.
+#[cfg(feature = "sonic")]
+pub use sonic_rs;
 pub use tail::{
     FileId, SizeEstimate, StartAt, TailFile, TailLine, TailPosition, TailRange, TailTracker,
     Truncation,

@@ -8,6 +8,12 @@
 //! sdf tail 'logs/*.log'
 //! ```
 
+/// Records are often freed on another worker than the one that allocated them, which halves
+/// glibc malloc's throughput; see BENCHMARKS.md.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod read;
 mod report;
 mod sinks;

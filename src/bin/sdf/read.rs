@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Args;
-use sdf_connectors::read::{LineDigest, ReadLineDigests, TooLong};
+use sdf_connectors::read::{LineDigest, ReadJsonValues, ReadLineDigests, TooLong};
 use sdf_connectors::{
-    Csv, EmptyMatch, FileFormat, FileMetadata, Json, MatchOptions, ReadAvro, ReadCsv,
-    ReadJsonLines, ReadText, Text, WriteFiles, match_pattern,
+    Csv, EmptyMatch, FileFormat, FileMetadata, Json, MatchOptions, ReadAvro, ReadCsv, ReadText,
+    Text, WriteFiles, match_pattern,
 };
 use sdf_runtime::{Executor, PCollection, Pipeline};
 
@@ -159,7 +159,7 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             let values = p.apply(
                 "read",
                 source,
-                ReadJsonLines::<serde_json::Value>::new().max_record_length(limit, TooLong::Fail),
+                ReadJsonValues::new().max_record_length(limit, TooLong::Fail),
             );
             end(&mut p, values, &args, &counted, json, Json::lines())?;
         }

@@ -18,6 +18,7 @@ pub(crate) trait Counted {
 impl Counted for String {}
 impl Counted for Vec<String> {}
 impl Counted for serde_json::Value {}
+impl Counted for sdf_connectors::sonic_rs::Value {}
 
 #[cfg(feature = "parquet")]
 impl Counted for arrow_array::RecordBatch {

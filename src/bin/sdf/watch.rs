@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use sdf_connectors::read::OnChange;
+use sdf_connectors::read::{OnChange, ReadJsonValues};
 use sdf_connectors::{
-    Csv, FileFormat, Json, MatchAll, ReadAvro, ReadCsv, ReadJsonLines, ReadText, Termination, Text,
-    WriteFiles,
+    Csv, FileFormat, Json, MatchAll, ReadAvro, ReadCsv, ReadText, Termination, Text, WriteFiles,
 };
 use sdf_core::Timestamp;
 use sdf_runtime::{DirectoryStore, Executor, MetricsHandle, PCollection, Pipeline};
@@ -79,7 +78,7 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), Box<dyn Error>> {
             let values = p.apply(
                 "read",
                 files,
-                ReadJsonLines::<serde_json::Value>::new().on_change(OnChange::ReadListed),
+                ReadJsonValues::new().on_change(OnChange::ReadListed),
             );
             write(&mut p, values, &args, Json::lines())?;
         }

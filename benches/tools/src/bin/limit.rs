@@ -5,6 +5,7 @@
 //! ```text
 //! limit lines    --threads 2 FILE...   # memchr line count over byte ranges (the limit)
 //! limit checksum --threads 2 FILE...   # the same, plus XXH64 (seed 42) of every line
+//! limit text     --threads 2 FILE...   # every line framed, UTF-8 checked per buffer, counted
 //! limit csv      --threads 2 FILE...   # csv crate: a reused StringRecord per row, id parsed
 //! limit jsonl    --threads 2 FILE...   # serde_json::Value per line, id read
 //! ```
@@ -12,7 +13,11 @@
 //! Prints one JSON object on stdout: `records`, and `checksum` (the sum of the lines' XXH64
 //! mod 2⁶⁴, as in the data's manifest) or `id_sum`.
 //!
-//! `lines` and `checksum` split the files into byte ranges, as a splittable reader does: a
+//! `text` is what `sdf read --count` does, as a plain loop: each line found with `memchr` (not
+//! only counted), each buffer checked for UTF-8 in one SIMD pass up to its last `\n`, the lines
+//! counted. `checksum` does not check UTF-8.
+//!
+//! `lines`, `checksum` and `text` split the files into byte ranges, as a splittable reader does: a
 //! line belongs to the range in which it starts, each range is read with large positioned
 //! reads (1 MiB), and the threads take ranges from one queue, so one big file never leaves a
 //! thread idle. Lines follow the data's contract (and `ReadText`'s): `\n` ends a line, a `\r`
@@ -34,6 +39,7 @@ const BLOCK: usize = 1 << 20;
 enum Mode {
     Lines,
     Checksum,
+    Text,
     Csv,
     Jsonl,
 }
@@ -63,10 +69,11 @@ fn main() {
 
 fn run() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: limit lines|checksum|csv|jsonl --threads N FILE...";
+    let usage = "usage: limit lines|checksum|text|csv|jsonl --threads N FILE...";
     let mode = match args.next().as_deref() {
         Some("lines") => Mode::Lines,
         Some("checksum") => Mode::Checksum,
+        Some("text") => Mode::Text,
         Some("csv") => Mode::Csv,
         Some("jsonl") => Mode::Jsonl,
         _ => return Err(usage.into()),
@@ -97,7 +104,7 @@ fn run() -> Result<(), Error> {
         })
         .collect::<Result<_, _>>()?;
     let total = match mode {
-        Mode::Lines | Mode::Checksum => by_ranges(&files, threads, mode)?,
+        Mode::Lines | Mode::Checksum | Mode::Text => by_ranges(&files, threads, mode)?,
         Mode::Csv | Mode::Jsonl => by_files(&files, threads, mode)?,
     };
     let key = if matches!(mode, Mode::Lines | Mode::Checksum) {
@@ -105,7 +112,7 @@ fn run() -> Result<(), Error> {
     } else {
         "id_sum"
     };
-    if mode == Mode::Lines {
+    if matches!(mode, Mode::Lines | Mode::Text) {
         println!("{{\"records\": {}}}", total.records);
     } else {
         println!(
@@ -174,7 +181,8 @@ fn by_ranges(files: &[(PathBuf, u64)], threads: usize, mode: Mode) -> Result<Tal
         let (file, size) = (&opened[r.file], files[r.file].1);
         match mode {
             Mode::Lines => count_lines(file, r, tally),
-            _ => hash_lines(file, size, r, tally),
+            Mode::Text => frame_lines(file, size, r, tally, true, |_| 0),
+            _ => frame_lines(file, size, r, tally, false, |line| xxh64(line, 42)),
         }
         .map_err(|e| format!("{}: {e}", files[r.file].0.display()).into())
     })
@@ -198,8 +206,17 @@ fn count_lines(file: &File, r: &Range, tally: &mut Tally) -> std::io::Result<()>
     Ok(())
 }
 
-/// Hashes the lines starting in `[s, e)`, reading past `e` to finish the last one.
-fn hash_lines(file: &File, size: u64, r: &Range, tally: &mut Tally) -> std::io::Result<()> {
+/// Frames the lines starting in `[s, e)`, reading past `e` to finish the last one, and adds
+/// `digest` of each (without its line end) to the tally; with `utf8`, checks each buffer for
+/// UTF-8 up to its last `\n` (the last line: to the end of the file).
+fn frame_lines(
+    file: &File,
+    size: u64,
+    r: &Range,
+    tally: &mut Tally,
+    utf8: bool,
+    digest: impl Fn(&[u8]) -> u64,
+) -> std::io::Result<()> {
     let mut buf: Vec<u8> = vec![0; BLOCK];
     // `buf[..len]` holds the file from offset `base`; `pos` is where the next line starts.
     let mut base = r.start.saturating_sub(1);
@@ -221,19 +238,36 @@ fn hash_lines(file: &File, size: u64, r: &Range, tally: &mut Tally) -> std::io::
             pos = 0;
         }
     }
+    // `buf[..checked]` was checked for UTF-8.
+    let mut checked = pos;
     while base + (pos as u64) < r.end {
+        if utf8 && checked <= pos {
+            let eof = base + len as u64 >= size;
+            let cut = match memchr::memrchr(b'\n', &buf[pos..len]) {
+                _ if eof => len,
+                Some(i) => pos + i + 1,
+                None => pos,
+            };
+            if simdutf8::basic::from_utf8(&buf[pos..cut]).is_err() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("not UTF-8 in the buffer at offset {}", base + pos as u64),
+                ));
+            }
+            checked = cut;
+        }
         match memchr::memchr(b'\n', &buf[pos..len]) {
             Some(i) => {
                 let line = &buf[pos..pos + i];
                 tally.records += 1;
-                tally.sum = tally.sum.wrapping_add(xxh64(strip_cr(line), 42));
+                tally.sum = tally.sum.wrapping_add(digest(strip_cr(line)));
                 pos += i + 1;
             }
             None if base + len as u64 >= size => {
                 // The last line, without a `\n`.
                 if pos < len {
                     tally.records += 1;
-                    tally.sum = tally.sum.wrapping_add(xxh64(strip_cr(&buf[pos..len]), 42));
+                    tally.sum = tally.sum.wrapping_add(digest(strip_cr(&buf[pos..len])));
                 }
                 break;
             }
@@ -242,6 +276,7 @@ fn hash_lines(file: &File, size: u64, r: &Range, tally: &mut Tally) -> std::io::
                 buf.copy_within(pos..len, 0);
                 len -= pos;
                 base += pos as u64;
+                checked = 0;
                 pos = 0;
                 if len * 2 > buf.len() {
                     buf.resize(buf.len() * 2, 0);
