@@ -284,6 +284,13 @@ fn parse(c: &mut Criterion) {
     g.bench_function("ReadJsonLines (Value)", |b| {
         b.iter(|| black_box(read_all(&read, &jsonl)))
     });
+    #[cfg(feature = "sonic")]
+    {
+        let read = sdf_connectors::read::ReadJsonValues::new();
+        g.bench_function("ReadJsonValues (sonic_rs::Value)", |b| {
+            b.iter(|| black_box(read_all(&read, &jsonl)))
+        });
+    }
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }
