@@ -10,7 +10,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`read`] | text, CSV and JSON lines, split at any byte; Parquet split at row groups and Arrow batches (features `parquet`, `arrow`) |
+//! | [`read`] | text, CSV and JSON lines, split at any byte (untyped JSON with sonic-rs: feature `sonic`); Parquet split at row groups and Arrow batches (features `parquet`, `arrow`) |
 //! | `avro` (feature `avro`) | Avro object container files, split at blocks |
 //!
 //! Matching ([`MatchAll`], [`ContinuousMatch`]), tailing ([`TailFile`]) and the exactly-once

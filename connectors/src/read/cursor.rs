@@ -97,7 +97,7 @@ fn read_headers(
         let offset = framer.offset();
         match framer.next(source, false)? {
             Framed::Record(bytes) => headers.push(strip_bom(offset, bytes).to_vec()),
-            Framed::Text(text) => headers.push(strip_bom(offset, text.as_bytes()).to_vec()),
+            Framed::Text(text) => headers.push(strip_bom_str(offset, text).as_bytes().to_vec()),
             Framed::QuotedNewline => return Err(quoted_newline(source, offset)),
             Framed::TooLong | Framed::Skipped => {
                 return Err(Error::RecordTooLong {
@@ -118,6 +118,12 @@ pub(crate) fn strip_bom(offset: u64, bytes: &[u8]) -> &[u8] {
     } else {
         bytes
     }
+}
+
+/// [`strip_bom`] of a record found to be UTF-8 (the mark is one whole character).
+#[inline]
+pub(crate) fn strip_bom_str(offset: u64, text: &str) -> &str {
+    &text[text.len() - strip_bom(offset, text.as_bytes()).len()..]
 }
 
 /// The error of a CSV newline in quotes while the file is split at newlines.

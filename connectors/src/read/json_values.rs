@@ -2,6 +2,7 @@
 
 use super::format::{Format, RecordContext};
 use super::frame::Framing;
+use super::jsonl::is_blank;
 use super::reader::ReadFile;
 use crate::error::Result;
 use crate::file::FileMetadata;
@@ -84,7 +85,7 @@ impl Format for JsonValues {
         cx: RecordContext<'_>,
         text: &str,
     ) -> Result<Option<sonic_rs::Value>> {
-        if text.bytes().all(|b| b.is_ascii_whitespace()) {
+        if is_blank(text.as_bytes()) {
             return Ok(None);
         }
         sonic_rs::from_str(text)
@@ -99,7 +100,7 @@ impl Format for JsonValues {
         cx: RecordContext<'_>,
         bytes: &[u8],
     ) -> Result<Option<sonic_rs::Value>> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(bytes) {
             return Ok(None);
         }
         sonic_rs::from_slice(bytes)

@@ -63,7 +63,7 @@ impl<T: DeserializeOwned + Send + 'static> Format for JsonLines<T> {
 
     #[inline]
     fn decode_str(&self, _: &mut (), cx: RecordContext<'_>, text: &str) -> Result<Option<T>> {
-        if text.bytes().all(|b| b.is_ascii_whitespace()) {
+        if is_blank(text.as_bytes()) {
             return Ok(None);
         }
         serde_json::from_str(text)
@@ -73,13 +73,19 @@ impl<T: DeserializeOwned + Send + 'static> Format for JsonLines<T> {
 
     #[inline]
     fn decode(&self, _: &mut (), cx: RecordContext<'_>, bytes: &[u8]) -> Result<Option<T>> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(bytes) {
             return Ok(None);
         }
         serde_json::from_slice(bytes)
             .map(Some)
             .map_err(|e| bad_json(cx, e))
     }
+}
+
+/// Whether a line is empty or only whitespace: no value, in both JSON-lines formats.
+#[inline]
+pub(super) fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
 }
 
 fn bad_json(cx: RecordContext<'_>, e: serde_json::Error) -> crate::Error {

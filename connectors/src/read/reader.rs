@@ -10,7 +10,7 @@ use sdf_core::{
 };
 
 use super::codec::Compression;
-use super::cursor::{Cursor, Parking, quoted_newline, strip_bom};
+use super::cursor::{Cursor, Parking, quoted_newline, strip_bom, strip_bom_str};
 use super::format::{Format, RecordContext, WithMetadata};
 use super::frame::{Framed, Framing};
 use super::options::{EventTime, ReadOptions, TooLong};
@@ -341,28 +341,19 @@ impl<F: Format> SplittableDoFn for ReadFile<F> {
                 return Ok(ProcessContinuation::Stop);
             }
             from = offset + 1;
+            let cx = RecordContext {
+                file,
+                offset,
+                decoded,
+            };
             let value = match cursor.framer.next(&mut cursor.source, skip_long)? {
                 Framed::Record(bytes) => {
-                    let cx = RecordContext {
-                        file,
-                        offset,
-                        decoded,
-                    };
                     self.format
                         .decode(&mut cursor.state, cx, strip_bom(offset, bytes))?
                 }
                 Framed::Text(text) => {
-                    let cx = RecordContext {
-                        file,
-                        offset,
-                        decoded,
-                    };
-                    let text = if offset == 0 {
-                        text.strip_prefix('\u{feff}').unwrap_or(text)
-                    } else {
-                        text
-                    };
-                    self.format.decode_str(&mut cursor.state, cx, text)?
+                    self.format
+                        .decode_str(&mut cursor.state, cx, strip_bom_str(offset, text))?
                 }
                 Framed::Skipped => {
                     self.skipped.fetch_add(1, Ordering::Relaxed);
