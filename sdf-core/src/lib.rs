@@ -83,6 +83,7 @@
 //! | [`ManualWatermarkEstimator`], [`MonotonicWatermarkEstimator`], [`WallTimeWatermarkEstimator`] | watermarks |
 //! | [`Output`], [`Emitter`] | batched, timestamped output with backpressure and finalization |
 //! | [`map`], [`flat_map`], [`filter`] | element-wise functions as SDFs |
+//! | [`CombineFn`], [`precombine`] | a count, a sum or any combine folded inside each call, where the records are made (Beam's combiner lifting) |
 //! | [`testing`] (feature `testing`) | the conformance kit connector authors run in their tests |
 //!
 //! ## Split arithmetic
@@ -93,6 +94,7 @@
 //! floating-point error moves a split. Fractions outside `[0, 1]` are errors, never clamped.
 
 mod byte_key;
+mod combine;
 mod dofn;
 mod elementwise;
 mod error;
@@ -110,6 +112,7 @@ mod watermark;
 pub mod testing;
 
 pub use byte_key::{ByteKey, ByteKeyRange, ByteKeyRangeTracker};
+pub use combine::{CombineFn, Count, Precombine, precombine};
 pub use dofn::{ProcessContinuation, SplittableDoFn, WatermarkState};
 pub use elementwise::{FlatMap, filter, flat_map, map};
 pub use error::{Error, Result, TrackerError, WatermarkError};

@@ -488,3 +488,101 @@ fn a_permanent_error_is_not_retried() {
         assert_eq!(retries, u64::from(attempts - 1), "permanent: {permanent}");
     }
 }
+
+/// Sums what `CountFn` emits per key, and counts it: a precombine whose merged result changes if
+/// one record is lost, duplicated, or folded into an accumulator that is also retried.
+struct SumCounts;
+
+impl sdf_core::CombineFn<(String, i64)> for SumCounts {
+    type Accumulator = (u64, i64);
+    type Output = (u64, i64);
+    fn create_accumulator(&self) -> (u64, i64) {
+        (0, 0)
+    }
+    fn add_input(&self, acc: &mut (u64, i64), (_, i): (String, i64)) {
+        acc.0 += 1;
+        acc.1 += i;
+    }
+    fn merge_accumulators(&self, acc: &mut (u64, i64), other: (u64, i64)) {
+        acc.0 += other.0;
+        acc.1 += other.1;
+    }
+    fn extract_output(&self, acc: (u64, i64)) -> (u64, i64) {
+        acc
+    }
+}
+
+#[test]
+fn precombined_output_is_exact_with_checkpoints_rebalancing_and_time_bounds() {
+    use sdf_core::{CombineFn, precombine};
+    let inputs: Vec<(String, i64)> = (0..20)
+        .map(|k| (format!("k{k}"), (k * 37 % 500) as i64))
+        .chain([("big".to_string(), 200_000)])
+        .collect();
+    let want = SumCounts.merge_all(expected(&inputs).into_iter().map(|(_, i)| (1, i)));
+    // (name, workers, rebalance, time bound of a call)
+    let settings = [
+        ("defaults", 2, true, Duration::from_secs(10)),
+        ("short calls", 3, true, Duration::from_micros(200)),
+        ("no rebalancing", 2, false, Duration::from_millis(1)),
+    ];
+    for (name, workers, rebalance, bound) in settings {
+        let mut p = Pipeline::new();
+        let source = p.from_iter("inputs", inputs.clone());
+        let partials = p.apply("count", source, precombine(CountFn, SumCounts));
+        let out = p.collect("out", partials);
+        let executor = Executor::builder()
+            .workers(workers)
+            .rebalance(rebalance)
+            .max_call_duration(bound)
+            .build();
+        let metrics = executor
+            .run_blocking(p)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let partials = out.values();
+        assert_eq!(SumCounts.merge_all(partials.clone()), want, "{name}");
+        let stage = metrics.iter().find(|m| m.name == "count").unwrap();
+        let calls = stage.calls;
+        if bound < Duration::from_millis(5) {
+            assert!(
+                stage.checkpoints > 0,
+                "{name}: the time bound checkpointed calls"
+            );
+        }
+        assert!(
+            partials.len() as u64 <= calls,
+            "{name}: at most one accumulator per call ({} for {calls} calls)",
+            partials.len()
+        );
+    }
+}
+
+#[test]
+fn a_precombined_call_that_fails_is_retried_without_counting_its_records_twice() {
+    use sdf_core::{CombineFn, Count, precombine};
+    for panic in [false, true] {
+        let seen = Arc::new(AtomicU64::new(0));
+        let mut p = Pipeline::new();
+        let source = p.from_iter("inputs", vec![100i64]);
+        let flaky = Flaky {
+            poison: 42,
+            failures: 2,
+            panic,
+            seen: seen.clone(),
+        };
+        let partials = p.apply("flaky", source, precombine(flaky, Count));
+        let out = p.collect("out", partials);
+        Executor::builder()
+            .workers(2)
+            .retries(3, Duration::from_millis(1))
+            .build()
+            .run_blocking(p)
+            .unwrap();
+        assert_eq!(CombineFn::<i64>::merge_all(&Count, out.values()), 100);
+        assert_eq!(
+            seen.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "two failures, one success"
+        );
+    }
+}

@@ -35,7 +35,7 @@
 mod concurrent;
 mod contract;
 mod count_fn;
-mod driver;
+pub(crate) mod driver;
 mod exhaustive;
 mod fixtures;
 mod violation;

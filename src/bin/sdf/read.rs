@@ -11,11 +11,12 @@ use sdf_connectors::{
     Csv, EmptyMatch, FileFormat, FileMetadata, Json, MatchOptions, ReadAvro, ReadCsv, ReadText,
     Text, WriteFiles, match_pattern,
 };
+use sdf_core::{SplittableDoFn, precombine};
 use sdf_runtime::{Executor, PCollection, Pipeline};
 
 use crate::Format;
 use crate::report::{Progress, bytes, find, human};
-use crate::sinks::{ChecksumSink, CountSink, Counted, PrintSink};
+use crate::sinks::{ChecksumSink, CountRecords, CountSink, Counted, DigestSum, PrintSink};
 
 #[derive(Debug, Args)]
 pub(crate) struct ReadArgs {
@@ -110,7 +111,8 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
     }
     match args.format {
         // Counting or checksumming needs no `String` per line: each line is reduced to a u64
-        // (its length, or its XXH64) in the reader, and the sink counts or sums those.
+        // (its length, or its XXH64) in the reader, and each call of the reader counts and
+        // sums those; the sink adds up one partial result per call.
         Format::Text if args.count || args.checksum => {
             let digest = if args.checksum {
                 LineDigest::Xxh64 { seed: 42 }
@@ -120,10 +122,10 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             let read = ReadLineDigests::new(digest)
                 .require_utf8(true)
                 .max_record_length(limit, TooLong::Fail);
-            let digests = p.apply("read", source, read);
+            let partials = p.apply("read", source, precombine(read, DigestSum));
             p.sink(
                 "count",
-                digests,
+                partials,
                 ChecksumSink {
                     count: Arc::clone(&counted),
                     sum: Arc::clone(&checksum),
@@ -131,14 +133,10 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             );
         }
         Format::Text => {
-            let lines = p.apply(
-                "read",
-                source,
-                ReadText::new().max_record_length(limit, TooLong::Fail),
-            );
             end(
                 &mut p,
-                lines,
+                source,
+                ReadText::new().max_record_length(limit, TooLong::Fail),
                 &args,
                 &counted,
                 |line: &String, out| out.extend_from_slice(line.as_bytes()),
@@ -146,22 +144,14 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             )?;
         }
         Format::Csv => {
-            let rows = p.apply(
-                "read",
-                source,
-                ReadCsv::<Vec<String>>::new()
-                    .multiline(args.multiline)
-                    .max_record_length(limit, TooLong::Fail),
-            );
-            end(&mut p, rows, &args, &counted, json, Csv::new())?;
+            let read = ReadCsv::<Vec<String>>::new()
+                .multiline(args.multiline)
+                .max_record_length(limit, TooLong::Fail);
+            end(&mut p, source, read, &args, &counted, json, Csv::new())?;
         }
         Format::Jsonl => {
-            let values = p.apply(
-                "read",
-                source,
-                ReadJsonValues::new().max_record_length(limit, TooLong::Fail),
-            );
-            end(&mut p, values, &args, &counted, json, Json::lines())?;
+            let read = ReadJsonValues::new().max_record_length(limit, TooLong::Fail);
+            end(&mut p, source, read, &args, &counted, json, Json::lines())?;
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
@@ -169,10 +159,10 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             if !args.columns.is_empty() {
                 read = read.columns(args.columns.iter().cloned());
             }
-            let batches = p.apply("read", source, read);
             end(
                 &mut p,
-                batches,
+                source,
+                read,
                 &args,
                 &counted,
                 crate::sinks::batch_rows,
@@ -181,8 +171,15 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
         }
         Format::Avro => {
             // Blocks are the split points; each record becomes a line of JSON.
-            let values = p.apply("read", source, ReadAvro::json());
-            end(&mut p, values, &args, &counted, json, Json::lines())?;
+            end(
+                &mut p,
+                source,
+                ReadAvro::json(),
+                &args,
+                &counted,
+                json,
+                Json::lines(),
+            )?;
         }
     }
     let mut builder = Executor::builder();
@@ -206,41 +203,56 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
     } else if args.count {
         println!("{}", counted.load(Ordering::Relaxed));
     }
-    // A Parquet read emits batches of rows; the others one value per record.
-    let records = if columnar { "batches" } else { "records" };
+    // A Parquet read emits batches of rows; the others one value per record. A count or a
+    // checksum is taken inside the read's calls, which then emit one partial result each.
+    let (records, emitted) = if args.count || args.checksum {
+        ("records", counted.load(Ordering::Relaxed))
+    } else if columnar {
+        ("batches", read.outputs)
+    } else {
+        ("records", read.outputs)
+    };
     if !args.quiet {
         let seconds = wall.as_secs_f64().max(1e-9);
         eprintln!(
             "sdf: read {} file{}, {} {records}, {} in {:.2} s ({}/s, {} {records}/s); {} dynamic splits",
             files.len(),
             if files.len() == 1 { "" } else { "s" },
-            read.outputs,
+            emitted,
             bytes(total),
             seconds,
             bytes((total as f64 / seconds) as u64),
-            human(read.outputs as f64 / seconds),
+            human(emitted as f64 / seconds),
             read.dynamic_splits,
         );
     }
     Ok(())
 }
 
-/// Ends the records in the sink the arguments ask for: a count, a directory, or stdout.
-fn end<T, F>(
+/// Applies `read` to the files and ends its records in the sink the arguments ask for: a count,
+/// a directory, or stdout. A count is taken inside each call of the read, where the records
+/// are made ([`precombine`]), and only one number per call reaches the sink.
+fn end<R, T, F>(
     p: &mut Pipeline,
-    records: PCollection<T>,
+    files: PCollection<FileMetadata>,
+    read: R,
     args: &ReadArgs,
     counted: &Arc<AtomicU64>,
     render: fn(&T, &mut Vec<u8>),
     format: F,
 ) -> Result<(), Box<dyn Error>>
 where
+    R: SplittableDoFn<Input = FileMetadata, Output = T>,
     T: Counted + Send + 'static,
     F: FileFormat<T>,
 {
     if args.count {
-        p.sink("count", records, CountSink(Arc::clone(counted)));
-    } else if let Some(dir) = &args.out {
+        let partials = p.apply("read", files, precombine(read, CountRecords));
+        p.sink("count", partials, CountSink(Arc::clone(counted)));
+        return Ok(());
+    }
+    let records = p.apply("read", files, read);
+    if let Some(dir) = &args.out {
         let files = WriteFiles::builder(dir, format).build::<T>()?;
         p.sink("out", records, files);
     } else {

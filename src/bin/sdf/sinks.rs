@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use sdf_core::Timestamped;
+use sdf_core::{CombineFn, Timestamped};
 use sdf_runtime::Sink;
 
 /// How many records a value holds: one, or a batch's rows.
@@ -42,15 +42,38 @@ pub(crate) fn batch_rows(batch: &arrow_array::RecordBatch, out: &mut Vec<u8>) {
     }
 }
 
-/// Counts records (the rows of batches).
+/// Counts records (the rows of batches) inside each `process` call of the read: the records
+/// are dropped in the worker that made them, and only a count per call reaches [`CountSink`].
+pub(crate) struct CountRecords;
+
+impl<T: Counted> CombineFn<T> for CountRecords {
+    type Accumulator = u64;
+    type Output = u64;
+
+    fn create_accumulator(&self) -> u64 {
+        0
+    }
+    #[inline]
+    fn add_input(&self, count: &mut u64, record: T) {
+        *count += record.records();
+    }
+    fn merge_accumulators(&self, count: &mut u64, other: u64) {
+        *count += other;
+    }
+    fn extract_output(&self, count: u64) -> u64 {
+        count
+    }
+}
+
+/// Adds up the counts of [`CountRecords`].
 pub(crate) struct CountSink(pub Arc<AtomicU64>);
 
 #[async_trait]
-impl<T: Counted + Send + 'static> Sink<T> for CountSink {
+impl Sink<u64> for CountSink {
     type Commit = ();
 
-    async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
-        let n: u64 = batch.iter().map(|r| r.value.records()).sum();
+    async fn write(&mut self, batch: Vec<Timestamped<u64>>) -> sdf_core::Result<()> {
+        let n: u64 = batch.iter().map(|partial| partial.value).sum();
         self.0.fetch_add(n, Ordering::Relaxed);
         Ok(())
     }
@@ -62,23 +85,47 @@ impl<T: Counted + Send + 'static> Sink<T> for CountSink {
     }
 }
 
-/// Counts records that are `u64` digests and sums them (mod 2^64): with XXH64 digests, a
-/// checksum of every record delivered, independent of their order.
+/// Counts records that are `u64` digests and sums them (mod 2^64), inside each `process` call
+/// of the read: with XXH64 digests, a checksum of every record delivered, independent of their
+/// order and of how the read was split.
+pub(crate) struct DigestSum;
+
+impl CombineFn<u64> for DigestSum {
+    /// (records, sum of their digests mod 2^64)
+    type Accumulator = (u64, u64);
+    type Output = (u64, u64);
+
+    fn create_accumulator(&self) -> (u64, u64) {
+        (0, 0)
+    }
+    #[inline]
+    fn add_input(&self, (count, sum): &mut (u64, u64), digest: u64) {
+        *count += 1;
+        *sum = sum.wrapping_add(digest);
+    }
+    fn merge_accumulators(&self, (count, sum): &mut (u64, u64), (n, s): (u64, u64)) {
+        *count += n;
+        *sum = sum.wrapping_add(s);
+    }
+    fn extract_output(&self, total: (u64, u64)) -> (u64, u64) {
+        total
+    }
+}
+
+/// Adds up the partial checksums of [`DigestSum`].
 pub(crate) struct ChecksumSink {
     pub count: Arc<AtomicU64>,
     pub sum: Arc<AtomicU64>,
 }
 
 #[async_trait]
-impl Sink<u64> for ChecksumSink {
+impl Sink<(u64, u64)> for ChecksumSink {
     type Commit = ();
 
-    async fn write(&mut self, batch: Vec<Timestamped<u64>>) -> sdf_core::Result<()> {
-        let sum = batch
-            .iter()
-            .fold(0u64, |sum, record| sum.wrapping_add(record.value));
+    async fn write(&mut self, batch: Vec<Timestamped<(u64, u64)>>) -> sdf_core::Result<()> {
+        let (count, sum) = DigestSum.merge_all(batch.into_iter().map(|partial| partial.value));
         self.sum.fetch_add(sum, Ordering::Relaxed);
-        self.count.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.count.fetch_add(count, Ordering::Relaxed);
         Ok(())
     }
     async fn prepare(&mut self, _: u64) -> sdf_core::Result<()> {
