@@ -11,7 +11,7 @@ pub enum Error {
     #[error(
         "stage '{stage}' failed on element {element} (restriction {restriction}) after {attempts} \
          attempts: {source}. Fix the cause and rerun, or send such elements to a dead-letter \
-         output with `Stage::dead_letter`"
+         output with `Pipeline::apply_with_dead_letters`"
     )]
     StageFailed {
         /// The stage's name.

@@ -188,7 +188,7 @@ fn a_call_failing_every_attempt_fails_the_pipeline_naming_what_failed() {
         "{message}"
     );
     assert!(
-        message.contains("dead-letter"),
+        message.contains("dead-letter") && message.contains("Pipeline::apply_with_dead_letters"),
         "says what to do: {message}"
     );
 }
