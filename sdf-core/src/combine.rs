@@ -367,120 +367,90 @@ mod tests {
         assert!(outcome.outputs.is_empty());
     }
 
-    #[test]
-    fn the_accumulator_has_the_earliest_timestamp_and_the_estimator_sees_the_latest() {
-        struct Stamped;
-        #[async_trait]
-        impl SplittableDoFn for Stamped {
-            type Input = ();
-            type Output = i64;
-            type Restriction = crate::OffsetRange;
-            type Tracker = crate::OffsetRangeTracker;
-            type WatermarkEstimator = crate::MonotonicWatermarkEstimator;
-            fn initial_restriction(&self, _: &()) -> Result<crate::OffsetRange> {
-                Ok(crate::OffsetRange::new(0, 3))
-            }
-            fn new_tracker(&self, _: &(), r: crate::OffsetRange) -> crate::OffsetRangeTracker {
-                crate::OffsetRangeTracker::new(r)
-            }
-            async fn process(
-                &self,
-                _: &(),
-                tracker: &mut SharedTracker<crate::OffsetRangeTracker>,
-                output: &mut Output<'_, i64>,
-                _: &mut crate::MonotonicWatermarkEstimator,
-            ) -> Result<ProcessContinuation> {
-                let mut i = tracker.current_restriction().start();
-                while tracker.try_claim(i)? {
-                    // 20, 10, 30: neither the first nor the last is the earliest or latest.
-                    let at = [20, 10, 30][i as usize];
-                    output.emit_at(i, Timestamp::from_millis(at)).await?;
-                    i += 1;
-                }
-                Ok(ProcessContinuation::Stop)
-            }
+    /// Emits offsets 0..3 stamped 20, 10, 30 ms (neither the first nor the last is the earliest
+    /// or the latest), registers a finalizer after 1, and fails after 2 while `fail` is set.
+    struct Three {
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl SplittableDoFn for Three {
+        type Input = ();
+        type Output = i64;
+        type Restriction = crate::OffsetRange;
+        type Tracker = crate::OffsetRangeTracker;
+        type WatermarkEstimator = crate::MonotonicWatermarkEstimator;
+        fn initial_restriction(&self, _: &()) -> Result<crate::OffsetRange> {
+            Ok(crate::OffsetRange::new(0, 3))
         }
-        let dofn = precombine(Stamped, Count);
+        fn new_tracker(&self, _: &(), r: crate::OffsetRange) -> crate::OffsetRangeTracker {
+            crate::OffsetRangeTracker::new(r)
+        }
+        async fn process(
+            &self,
+            _: &(),
+            tracker: &mut SharedTracker<crate::OffsetRangeTracker>,
+            output: &mut Output<'_, i64>,
+            _: &mut crate::MonotonicWatermarkEstimator,
+        ) -> Result<ProcessContinuation> {
+            let mut i = tracker.current_restriction().start();
+            while tracker.try_claim(i)? {
+                let at = [20, 10, 30][i as usize];
+                output.emit_at(i, Timestamp::from_millis(at)).await?;
+                if i == 1 {
+                    output
+                        .after_commit(Box::new(|| Box::pin(async { Ok(()) })))
+                        .await?;
+                }
+                if i == 2 && self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(crate::Error::message("failed after emitting"));
+                }
+                i += 1;
+            }
+            Ok(ProcessContinuation::Stop)
+        }
+    }
+
+    /// One call of `precombine(Three, Count)` over `[0, 3)`: its result, what it emitted, and
+    /// the estimator's watermark after it.
+    fn call_three(
+        dofn: &Precombine<Three, Count>,
+    ) -> (
+        Result<ProcessContinuation>,
+        crate::CollectEmitter<u64>,
+        Timestamp,
+    ) {
         let mut emitter = crate::CollectEmitter::default();
         let mut tracker = SharedTracker::new(crate::OffsetRangeTracker::new(
             crate::OffsetRange::new(0, 3),
         ));
         let mut estimator = crate::MonotonicWatermarkEstimator::from_state(Timestamp::MIN);
-        futures::executor::block_on(async {
+        let result = futures::executor::block_on(async {
             let mut output = Output::new(&mut emitter, Timestamp::MIN, 4);
-            dofn.process(&(), &mut tracker, &mut output, &mut estimator)
-                .await
-                .unwrap();
+            let result = dofn
+                .process(&(), &mut tracker, &mut output, &mut estimator)
+                .await;
             output.flush().await.unwrap();
+            result
         });
+        (result, emitter, estimator.current_watermark())
+    }
+
+    #[test]
+    fn the_accumulator_has_the_earliest_timestamp_and_the_estimator_sees_the_latest() {
+        let dofn = precombine(Three { fail: false.into() }, Count);
+        let (result, emitter, watermark) = call_three(&dofn);
+        result.unwrap();
         assert_eq!(emitter.records.len(), 1);
         assert_eq!(emitter.records[0].value, 3);
         assert_eq!(emitter.records[0].timestamp, Timestamp::from_millis(10));
-        assert_eq!(estimator.current_watermark(), Timestamp::from_millis(30));
+        assert_eq!(watermark, Timestamp::from_millis(30));
     }
 
     #[test]
     fn a_failed_call_emits_nothing_and_finalizers_follow_the_accumulator() {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, Ordering};
-
-        /// Emits 0..3, registers a finalizer after 1, and fails after 2 if asked to.
-        struct Flaky(Arc<AtomicBool>);
-        #[async_trait]
-        impl SplittableDoFn for Flaky {
-            type Input = ();
-            type Output = i64;
-            type Restriction = crate::OffsetRange;
-            type Tracker = crate::OffsetRangeTracker;
-            type WatermarkEstimator = crate::MonotonicWatermarkEstimator;
-            fn initial_restriction(&self, _: &()) -> Result<crate::OffsetRange> {
-                Ok(crate::OffsetRange::new(0, 3))
-            }
-            fn new_tracker(&self, _: &(), r: crate::OffsetRange) -> crate::OffsetRangeTracker {
-                crate::OffsetRangeTracker::new(r)
-            }
-            async fn process(
-                &self,
-                _: &(),
-                tracker: &mut SharedTracker<crate::OffsetRangeTracker>,
-                output: &mut Output<'_, i64>,
-                _: &mut crate::MonotonicWatermarkEstimator,
-            ) -> Result<ProcessContinuation> {
-                let mut i = tracker.current_restriction().start();
-                while tracker.try_claim(i)? {
-                    output.emit(i).await?;
-                    if i == 1 {
-                        output
-                            .after_commit(Box::new(|| Box::pin(async { Ok(()) })))
-                            .await?;
-                    }
-                    if i == 2 && self.0.load(Ordering::Relaxed) {
-                        return Err(crate::Error::message("failed after emitting"));
-                    }
-                    i += 1;
-                }
-                Ok(ProcessContinuation::Stop)
-            }
-        }
-        let fail = Arc::new(AtomicBool::new(true));
-        let dofn = precombine(Flaky(Arc::clone(&fail)), Count);
-        let run = |dofn: &Precombine<Flaky, Count>| {
-            let mut emitter = crate::CollectEmitter::default();
-            let mut tracker = SharedTracker::new(crate::OffsetRangeTracker::new(
-                crate::OffsetRange::new(0, 3),
-            ));
-            let mut estimator = crate::MonotonicWatermarkEstimator::from_state(Timestamp::MIN);
-            let result = futures::executor::block_on(async {
-                let mut output = Output::new(&mut emitter, Timestamp::MIN, 4);
-                let r = dofn
-                    .process(&(), &mut tracker, &mut output, &mut estimator)
-                    .await;
-                output.flush().await.unwrap();
-                r
-            });
-            (result, emitter)
-        };
-        let (result, emitter) = run(&dofn);
+        let dofn = precombine(Three { fail: true.into() }, Count);
+        let (result, emitter, _) = call_three(&dofn);
         assert!(result.is_err());
         assert!(
             emitter.records.is_empty(),
@@ -488,8 +458,10 @@ mod tests {
         );
         assert!(emitter.finalizers.is_empty(), "nor its finalizers");
 
-        fail.store(false, Ordering::Relaxed);
-        let (result, emitter) = run(&dofn);
+        dofn.dofn()
+            .fail
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let (result, emitter, _) = call_three(&dofn);
         assert!(result.is_ok());
         let values: Vec<u64> = emitter.records.iter().map(|r| r.value).collect();
         assert_eq!(values, [3]);
