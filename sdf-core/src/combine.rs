@@ -293,31 +293,8 @@ where
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
-    use crate::testing::CountFn;
     use crate::testing::driver::{Pending, call, drain, initial};
-
-    /// Sums the offsets `CountFn` emits, and counts them: a fold whose result would change if a
-    /// record were lost, duplicated or taken from the wrong call.
-    struct SumOffsets;
-
-    impl CombineFn<(String, i64)> for SumOffsets {
-        type Accumulator = (u64, i64);
-        type Output = (u64, i64);
-        fn create_accumulator(&self) -> (u64, i64) {
-            (0, 0)
-        }
-        fn add_input(&self, acc: &mut (u64, i64), (_, i): (String, i64)) {
-            acc.0 += 1;
-            acc.1 += i;
-        }
-        fn merge_accumulators(&self, acc: &mut (u64, i64), other: (u64, i64)) {
-            acc.0 += other.0;
-            acc.1 += other.1;
-        }
-        fn extract_output(&self, acc: (u64, i64)) -> (u64, i64) {
-            acc
-        }
-    }
+    use crate::testing::{CountAndSumOffsets, CountFn};
 
     fn expected(n: i64) -> (u64, i64) {
         (n as u64, n * (n - 1) / 2)
@@ -325,7 +302,7 @@ mod tests {
 
     #[test]
     fn every_split_point_and_fraction_merges_to_the_unsplit_result() {
-        let dofn = precombine(CountFn, SumOffsets);
+        let dofn = precombine(CountFn, CountAndSumOffsets);
         for n in [0i64, 1, 2, 7, 300, 1000] {
             let input = ("k".to_string(), n);
             for claims in 0..=(n as u64).min(40) {
@@ -344,7 +321,8 @@ mod tests {
                         drain(&dofn, &input, residual, &mut partials)
                             .unwrap_or_else(|e| panic!("n={n} claims={claims} f={fraction}: {e}"));
                     }
-                    let merged = SumOffsets.merge_all(partials.into_iter().map(|r| r.value));
+                    let merged =
+                        CountAndSumOffsets.merge_all(partials.into_iter().map(|r| r.value));
                     assert_eq!(
                         merged,
                         expected(n),

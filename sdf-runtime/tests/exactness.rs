@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use common::*;
-use sdf_core::testing::CountFn;
+use sdf_core::testing::{CountAndSumOffsets, CountFn};
 use sdf_runtime::{Error, Executor, Pipeline};
 
 fn expected(inputs: &[(String, i64)]) -> Vec<(String, i64)> {
@@ -489,29 +489,6 @@ fn a_permanent_error_is_not_retried() {
     }
 }
 
-/// Sums what `CountFn` emits per key, and counts it: a precombine whose merged result changes if
-/// one record is lost, duplicated, or folded into an accumulator that is also retried.
-struct SumCounts;
-
-impl sdf_core::CombineFn<(String, i64)> for SumCounts {
-    type Accumulator = (u64, i64);
-    type Output = (u64, i64);
-    fn create_accumulator(&self) -> (u64, i64) {
-        (0, 0)
-    }
-    fn add_input(&self, acc: &mut (u64, i64), (_, i): (String, i64)) {
-        acc.0 += 1;
-        acc.1 += i;
-    }
-    fn merge_accumulators(&self, acc: &mut (u64, i64), other: (u64, i64)) {
-        acc.0 += other.0;
-        acc.1 += other.1;
-    }
-    fn extract_output(&self, acc: (u64, i64)) -> (u64, i64) {
-        acc
-    }
-}
-
 #[test]
 fn precombined_output_is_exact_with_checkpoints_rebalancing_and_time_bounds() {
     use sdf_core::{CombineFn, precombine};
@@ -519,7 +496,7 @@ fn precombined_output_is_exact_with_checkpoints_rebalancing_and_time_bounds() {
         .map(|k| (format!("k{k}"), (k * 37 % 500) as i64))
         .chain([("big".to_string(), 200_000)])
         .collect();
-    let want = SumCounts.merge_all(expected(&inputs).into_iter().map(|(_, i)| (1, i)));
+    let want = CountAndSumOffsets.merge_all(expected(&inputs).into_iter().map(|(_, i)| (1, i)));
     // (name, workers, rebalance, time bound of a call)
     let settings = [
         ("defaults", 2, true, Duration::from_secs(10)),
@@ -529,7 +506,7 @@ fn precombined_output_is_exact_with_checkpoints_rebalancing_and_time_bounds() {
     for (name, workers, rebalance, bound) in settings {
         let mut p = Pipeline::new();
         let source = p.from_iter("inputs", inputs.clone());
-        let partials = p.apply("count", source, precombine(CountFn, SumCounts));
+        let partials = p.apply("count", source, precombine(CountFn, CountAndSumOffsets));
         let out = p.collect("out", partials);
         let executor = Executor::builder()
             .workers(workers)
@@ -540,7 +517,11 @@ fn precombined_output_is_exact_with_checkpoints_rebalancing_and_time_bounds() {
             .run_blocking(p)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let partials = out.values();
-        assert_eq!(SumCounts.merge_all(partials.clone()), want, "{name}");
+        assert_eq!(
+            CountAndSumOffsets.merge_all(partials.clone()),
+            want,
+            "{name}"
+        );
         let stage = metrics.iter().find(|m| m.name == "count").unwrap();
         let calls = stage.calls;
         if bound < Duration::from_millis(5) {

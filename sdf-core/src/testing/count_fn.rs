@@ -57,3 +57,29 @@ impl SplittableDoFn for CountFn {
         Ok(ProcessContinuation::Stop)
     }
 }
+
+/// Counts the records [`CountFn`] emits and sums their offsets: a
+/// [`CombineFn`](crate::CombineFn) whose merged result changes if one record is lost,
+/// duplicated, or folded into an accumulator that is also retried. For checking
+/// [`precombine`](crate::precombine)d reads: `(n, n(n − 1)/2)` for one `(key, n)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountAndSumOffsets;
+
+impl crate::combine::CombineFn<(String, i64)> for CountAndSumOffsets {
+    type Accumulator = (u64, i64);
+    type Output = (u64, i64);
+    fn create_accumulator(&self) -> (u64, i64) {
+        (0, 0)
+    }
+    fn add_input(&self, acc: &mut (u64, i64), (_, i): (String, i64)) {
+        acc.0 += 1;
+        acc.1 += i;
+    }
+    fn merge_accumulators(&self, acc: &mut (u64, i64), other: (u64, i64)) {
+        acc.0 += other.0;
+        acc.1 += other.1;
+    }
+    fn extract_output(&self, acc: (u64, i64)) -> (u64, i64) {
+        acc
+    }
+}

@@ -44,7 +44,7 @@ pub use concurrent::{
     ConcurrentOptions, ConcurrentReport, check_concurrent_splits, check_concurrent_splits_with,
 };
 pub use contract::{CONTRACT_DEPTH, ContractReport, check_tracker_contract};
-pub use count_fn::CountFn;
+pub use count_fn::{CountAndSumOffsets, CountFn};
 pub use driver::{MAX_RESUMES, run_to_completion};
 pub use exhaustive::{
     ExhaustiveOptions, SdfReport, check_sdf_exhaustive, check_sdf_exhaustive_with,
