@@ -92,15 +92,20 @@ async fn resume_delays_are_honoured_exactly() {
     // 4 positions, 3 s apart: exactly 4 polls in 9 s (Prism polled 7,034 times: Beam #39848).
     assert_eq!(polls.len(), 4, "{polls:?}");
     let gaps: Vec<_> = polls.windows(2).map(|w| w[1] - w[0]).collect();
-    // Never early; never a missed round (that would be 6 s). Paused time jumps to the next timer
-    // whenever the runtime thread is idle, and it is idle while a worker thread wakes up in real
-    // time, so a gap may run some 100 ms ticks past 3 s.
-    let in_bounds = |g: &Duration| *g >= Duration::from_secs(3) && *g < Duration::from_secs(6);
-    assert!(gaps.iter().all(in_bounds), "{gaps:?}");
+    // Never early. No upper bound: paused time jumps to the next timer whenever this runtime's
+    // thread is idle, and it is idle while a worker thread runs in real time, so under load a
+    // gap (or the time to the first poll) can grow by many seconds of paused time: bounding it
+    // made this test fail about one run in seven with the other tests of this file running.
+    // The exact number of polls above is what rules out polling instead of waiting.
     assert!(
-        started.elapsed() >= Duration::from_secs(9) && started.elapsed() < Duration::from_secs(18)
+        gaps.iter().all(|g| *g >= Duration::from_secs(3)),
+        "{gaps:?}"
     );
-    assert_eq!(out.values(), vec![0, 1, 2, 3]);
+    assert!(started.elapsed() >= Duration::from_secs(9));
+    // Outputs of successive calls reach the sink in no promised order.
+    let mut values = out.values();
+    values.sort_unstable();
+    assert_eq!(values, vec![0, 1, 2, 3]);
 }
 
 #[tokio::test(start_paused = true)]
