@@ -95,6 +95,7 @@
 
 mod byte_key;
 mod combine;
+pub mod crash;
 mod dofn;
 mod elementwise;
 mod error;

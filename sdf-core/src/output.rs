@@ -195,6 +195,12 @@ impl<'a, T: Send> Output<'a, T> {
     /// Runs `finalizer` after everything emitted so far (buffered records included) has been
     /// durably committed downstream: the place to acknowledge or delete source data. It never
     /// runs if the output is not committed (the work is then retried, and registers it again).
+    ///
+    /// "Committed downstream" includes what the next step makes of the records: the embedded
+    /// runtime runs it after the checkpoint that follows the moment the next step has finished
+    /// all its work for them (a reader has read the file the finalizer deletes), and never if
+    /// that work went to a dead-letter output. Finalizers are best-effort across crashes, as
+    /// Beam's bundle finalizers are: one pending when the process dies never runs.
     pub async fn after_commit(&mut self, finalizer: Finalizer) -> Result<()> {
         self.flush().await?;
         self.emitter.register_finalizer(finalizer);

@@ -2,7 +2,7 @@
 //! the registry of checkpointed steps and links, and the finalizers of committed work.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sdf_core::Finalizer;
@@ -24,7 +24,11 @@ pub(crate) trait Checkpointed: Send + Sync {
 pub(crate) struct Control {
     drain: watch::Sender<bool>,
     stop: watch::Sender<bool>,
-    stopped: AtomicBool,
+    stopped: watch::Sender<bool>,
+    cancelled: watch::Sender<bool>,
+    /// Worker threads still running, and the signal of one ending.
+    live_workers: AtomicUsize,
+    worker_exited: Notify,
     /// A checkpoint is being taken: take no new work.
     pausing: AtomicBool,
     paused: Notify,
@@ -42,7 +46,10 @@ impl Default for Control {
         Control {
             drain: watch::Sender::new(false),
             stop: watch::Sender::new(false),
-            stopped: AtomicBool::new(false),
+            stopped: watch::Sender::new(false),
+            cancelled: watch::Sender::new(false),
+            live_workers: AtomicUsize::new(0),
+            worker_exited: Notify::new(),
             pausing: AtomicBool::new(false),
             paused: Notify::new(),
             resumed: Notify::new(),
@@ -96,12 +103,54 @@ impl Control {
 
     /// Stops every step: a step failed or the pipeline was cancelled.
     pub fn fail(&self) {
-        self.stopped.store(true, Ordering::Release);
+        self.stopped.send_replace(true);
         self.resumed.notify_waiters();
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::Acquire)
+        *self.stopped.borrow()
+    }
+
+    /// Resolves once the pipeline is stopped ([`fail`](Self::fail)).
+    pub async fn stopped(&self) {
+        let mut rx = self.stopped.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Stops every step because the user cancelled the pipeline.
+    pub fn cancel(&self) {
+        self.cancelled.send_replace(true);
+        self.fail();
+    }
+
+    /// Resolves once the pipeline is cancelled.
+    pub async fn cancelled(&self) {
+        let mut rx = self.cancelled.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// A worker thread starts: the pipeline does not end before it has exited.
+    pub fn worker_started(&self) {
+        self.live_workers.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A worker thread is about to exit: it touches the runtime no more.
+    pub fn worker_exiting(&self) {
+        self.live_workers.fetch_sub(1, Ordering::AcqRel);
+        self.worker_exited.notify_waiters();
+    }
+
+    /// Resolves once every worker thread has exited.
+    pub async fn workers_exited(&self) {
+        loop {
+            let exited = self.worker_exited.notified();
+            tokio::pin!(exited);
+            exited.as_mut().enable();
+            if self.live_workers.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            exited.await;
+        }
     }
 
     pub fn set_pausing(&self, pausing: bool) {

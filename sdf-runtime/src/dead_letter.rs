@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use sdf_core::{SplittableDoFn, Timestamp, Timestamped};
 use serde::{Deserialize, Serialize};
 
+use crate::lineage::Lineage;
 use crate::link::LinkSender;
 use crate::message::Message;
 
@@ -68,7 +69,10 @@ where
             value: letter,
             timestamp: element.timestamp,
         };
-        self.tx.send(Message::Batch(vec![record])).await.is_ok()
+        self.tx
+            .send(Message::Batch(vec![record], Lineage::default()))
+            .await
+            .is_ok()
     }
 
     async fn watermark(&self, watermark: Timestamp) {

@@ -21,6 +21,7 @@ pub struct Executor {
     config: Config,
     store: Option<Arc<dyn CheckpointStore>>,
     checkpoint_interval: Duration,
+    identity: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -45,6 +46,7 @@ pub struct ExecutorBuilder {
     config: Config,
     store: Option<Arc<dyn CheckpointStore>>,
     checkpoint_interval: Duration,
+    identity: Option<serde_json::Value>,
 }
 
 impl Default for ExecutorBuilder {
@@ -53,6 +55,7 @@ impl Default for ExecutorBuilder {
             config: Config::default(),
             store: None,
             checkpoint_interval: Duration::from_secs(1),
+            identity: None,
         }
     }
 }
@@ -132,12 +135,31 @@ impl ExecutorBuilder {
         self
     }
 
+    /// What this pipeline is, beyond the names of its steps: its inputs, formats, outputs —
+    /// whatever would make a checkpoint of it wrong for another. Stored in every checkpoint; a
+    /// pipeline started on a checkpoint that holds another identity is refused
+    /// ([`CheckpointError::OtherPipeline`](crate::CheckpointError::OtherPipeline)) instead of
+    /// resuming the wrong work. A checkpoint without one is accepted (and gets it).
+    ///
+    /// ```
+    /// use sdf_runtime::Executor;
+    /// let executor = Executor::builder()
+    ///     .checkpoint_identity(serde_json::json!({ "patterns": ["in/*.txt"], "out": "out/" }))
+    ///     .build();
+    /// # let _ = executor;
+    /// ```
+    pub fn checkpoint_identity(mut self, identity: serde_json::Value) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
     /// The executor.
     pub fn build(self) -> Executor {
         Executor {
             config: self.config,
             store: self.store,
             checkpoint_interval: self.checkpoint_interval,
+            identity: self.identity,
         }
     }
 }
@@ -182,7 +204,9 @@ impl Executor {
             control.register_link(link);
         }
         let restored = match &self.store {
-            Some(store) => Coordinator::load(store.as_ref(), &pipeline.names)?,
+            Some(store) => {
+                Coordinator::load(store.as_ref(), &pipeline.names, self.identity.as_ref())?
+            }
             None => None,
         };
         let (epoch, mut state, mut commits) = match restored {
@@ -197,6 +221,8 @@ impl Executor {
             }
             None => (1, BTreeMap::new(), BTreeMap::new()),
         };
+        // Steps the sinks take while they recover belong to the epoch the pipeline resumes with.
+        sdf_core::crash::set_epoch(epoch);
         let mut tasks = JoinSet::new();
         for (name, task) in pipeline.tasks {
             let env = Env {
@@ -221,6 +247,7 @@ impl Executor {
             sinks: ports,
             steps: pipeline.names,
             epoch,
+            identity: self.identity.clone(),
         };
         Ok(Started {
             tasks,
@@ -278,6 +305,7 @@ async fn supervise(started: Started, interval: Duration) -> Result<()> {
                     flatten(joined)?;
                     return Err(Error::Internal("a sink stopped before the end of its input".into()));
                 }
+                _ = control.cancelled() => return Err(Error::Cancelled),
                 _ = control.stopping() => {
                     // Save what is pending, unbounded work included, publish what was
                     // committed, and stop: a restart on the same store resumes here.
@@ -318,7 +346,27 @@ async fn supervise(started: Started, interval: Duration) -> Result<()> {
         tasks.abort_all();
         sinks.abort_all();
     }
+    wait_for_workers(&control).await;
     result
+}
+
+/// How long a stopping pipeline waits for a worker thread to leave its `process` call.
+const WORKER_EXIT_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until every worker thread has exited, so that the pipeline never ends (nor its caller
+/// shuts the runtime down) under a worker still using the runtime. A stopped worker exits at
+/// its call's next await; one that computes without awaiting is waited for, within a bound.
+async fn wait_for_workers(control: &Control) {
+    if tokio::time::timeout(WORKER_EXIT_WAIT, control.workers_exited())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "a worker thread is still inside a process call {} s after the pipeline stopped; \
+             not waiting for it any longer",
+            WORKER_EXIT_WAIT.as_secs()
+        );
+    }
 }
 
 /// Takes a checkpoint while still watching the steps: a step that fails meanwhile stops
@@ -406,11 +454,11 @@ impl PipelineHandle {
 
     /// Stops everything now; [`wait`](Self::wait) returns [`Error::Cancelled`].
     ///
-    /// A `process` call in progress is not interrupted: its worker thread stops after the call
-    /// returns.
+    /// A `process` call in progress is dropped at its next `.await` (its output is discarded, as
+    /// in any stop without a checkpoint); one that computes without awaiting is waited for, up
+    /// to 10 s. `wait` returns only once every worker thread has exited.
     pub fn cancel(&self) {
-        self.control.fail();
-        self.supervisor.abort();
+        self.control.cancel();
     }
 
     /// Waits for the pipeline to finish.

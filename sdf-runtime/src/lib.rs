@@ -51,6 +51,7 @@ mod control;
 mod dead_letter;
 mod error;
 mod executor;
+mod lineage;
 mod link;
 mod message;
 mod metrics;

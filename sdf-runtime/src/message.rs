@@ -2,11 +2,14 @@
 
 use sdf_core::{Timestamp, Timestamped};
 
+use crate::lineage::Lineage;
+
 /// One message on a channel between stages.
 #[derive(Debug)]
 pub(crate) enum Message<T> {
-    /// Records, in the order they were emitted.
-    Batch(Vec<Timestamped<T>>),
+    /// Records, in the order they were emitted, and the finalizers that wait for what the
+    /// next step does with them.
+    Batch(Vec<Timestamped<T>>, Lineage),
     /// No record with an earlier timestamp will follow. `Timestamp::MAX` ends the stream.
     Watermark(Timestamp),
 }

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::control::{Checkpointed, Control};
 use crate::error::{Error, Result};
+use crate::lineage::Lineage;
 use crate::link::{LinkReceiver, LinkSender, link};
 use crate::message::Message;
 use crate::metrics::Counters;
@@ -139,7 +140,10 @@ impl<T: Send> SourceSender<T> {
     /// Sends one element with its event timestamp.
     pub async fn send_at(&self, value: T, timestamp: Timestamp) -> Result<()> {
         self.tx
-            .send(Message::Batch(vec![Timestamped { value, timestamp }]))
+            .send(Message::Batch(
+                vec![Timestamped { value, timestamp }],
+                Lineage::default(),
+            ))
             .await
             .map_err(|_| Error::Cancelled)
     }
@@ -482,7 +486,11 @@ impl IterSource {
                 break;
             }
             let n = batch.len() as u64;
-            if tx.send(Message::Batch(batch)).await.is_err() {
+            if tx
+                .send(Message::Batch(batch, Lineage::default()))
+                .await
+                .is_err()
+            {
                 return Ok(());
             }
             self.read.fetch_add(n, Ordering::AcqRel);

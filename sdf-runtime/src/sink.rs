@@ -137,7 +137,12 @@ pub(crate) async fn run_sink<T: Send + 'static, S: Sink<T>>(
         tokio::select! {
             message = input.recv(), if input_open => {
                 match message {
-                    Some(Message::Batch(batch)) => sink.write(batch).await.map_err(fail)?,
+                    Some(Message::Batch(batch, lineage)) => {
+                        sink.write(batch).await.map_err(fail)?;
+                        // The sink has the records: their finalizers run after the
+                        // checkpoint that commits them.
+                        drop(lineage);
+                    }
                     Some(Message::Watermark(w)) => sink.on_watermark(w).await.map_err(fail)?,
                     None => {
                         input_open = false;

@@ -35,6 +35,7 @@
 mod concurrent;
 mod contract;
 mod count_fn;
+pub mod crash;
 pub(crate) mod driver;
 mod exhaustive;
 mod fixtures;

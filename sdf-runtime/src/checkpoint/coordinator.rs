@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::checkpoint::format::{Checkpoint, FORMAT, VERSION};
-use crate::checkpoint::store::CheckpointStore;
+use crate::checkpoint::store::{CheckpointError, CheckpointStore, PreviousCheckpoint};
 use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::sink::SinkPort;
@@ -28,35 +28,98 @@ pub(crate) struct Coordinator {
     pub steps: Vec<String>,
     /// The epoch of the next checkpoint.
     pub epoch: u64,
+    /// What the pipeline says it is, stored in every checkpoint.
+    pub identity: Option<serde_json::Value>,
+}
+
+fn checkpoint_error(e: CheckpointError) -> Error {
+    Error::Checkpoint(Box::new(e))
+}
+
+/// Decodes a checkpoint read from `path`: a damaged one is [`CheckpointError::Corrupt`] (without
+/// its previous checkpoint), one of another format or version [`CheckpointError::Unsupported`].
+fn decode(path: &str, bytes: &[u8]) -> std::result::Result<Checkpoint, CheckpointError> {
+    let corrupt = |reason: String| CheckpointError::Corrupt {
+        path: path.to_string(),
+        reason,
+        previous: None,
+    };
+    // The format's name and version first: a newer version may not decode as this one.
+    #[derive(serde::Deserialize)]
+    struct Header {
+        format: String,
+        version: u32,
+    }
+    let header: Header = serde_json::from_slice(bytes).map_err(|e| {
+        corrupt(if bytes.is_empty() {
+            "it is empty".into()
+        } else {
+            format!(
+                "it is not a readable checkpoint ({e}, {} bytes)",
+                bytes.len()
+            )
+        })
+    })?;
+    if header.format != FORMAT || header.version != VERSION {
+        return Err(CheckpointError::Unsupported {
+            path: path.to_string(),
+            format: header.format,
+            version: header.version,
+        });
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| corrupt(format!("it is not a readable checkpoint ({e})")))
 }
 
 impl Coordinator {
-    /// Reads the latest checkpoint of `store`, refusing one of another pipeline.
-    pub fn load(store: &dyn CheckpointStore, steps: &[String]) -> Result<Option<Checkpoint>> {
-        let Some(bytes) = store.load().map_err(|e| Error::Checkpoint(Box::new(e)))? else {
+    /// Reads the latest checkpoint of `store`, refusing a damaged one, one of another format
+    /// version and one of another pipeline (other steps, or another identity when both have
+    /// one).
+    pub fn load(
+        store: &dyn CheckpointStore,
+        steps: &[String],
+        identity: Option<&serde_json::Value>,
+    ) -> Result<Option<Checkpoint>> {
+        let Some(bytes) = store.load().map_err(checkpoint_error)? else {
             return Ok(None);
         };
-        let corrupt = |reason: String| {
-            Error::Checkpoint(Box::new(
-                crate::checkpoint::store::CheckpointError::Corrupt {
-                    path: "latest checkpoint".into(),
+        let path = store.location();
+        let checkpoint = match decode(&path, &bytes) {
+            Ok(checkpoint) => checkpoint,
+            Err(CheckpointError::Corrupt { path, reason, .. }) => {
+                // Name the previous checkpoint, if the store keeps a readable one.
+                let previous = store
+                    .load_previous()
+                    .ok()
+                    .flatten()
+                    .and_then(|(at, bytes)| {
+                        let epoch = decode(&path, &bytes).ok()?.epoch;
+                        Some(PreviousCheckpoint { path: at, epoch })
+                    });
+                return Err(checkpoint_error(CheckpointError::Corrupt {
+                    path,
                     reason,
-                },
-            ))
+                    previous,
+                }));
+            }
+            Err(e) => return Err(checkpoint_error(e)),
         };
-        let checkpoint: Checkpoint = serde_json::from_slice(&bytes)
-            .map_err(|e| corrupt(format!("it is not a readable checkpoint: {e}")))?;
-        if checkpoint.format != FORMAT || checkpoint.version != VERSION {
-            return Err(corrupt(format!(
-                "it is {} version {}, this build reads {FORMAT} version {VERSION}",
-                checkpoint.format, checkpoint.version
-            )));
-        }
         if checkpoint.steps != steps {
-            return Err(corrupt(format!(
-                "it was written by a pipeline with steps {:?}, this one has {steps:?}",
-                checkpoint.steps
-            )));
+            return Err(checkpoint_error(CheckpointError::OtherPipeline {
+                path,
+                reason: format!(
+                    "it was written by a pipeline with steps {:?}, this one has {steps:?}",
+                    checkpoint.steps
+                ),
+            }));
+        }
+        if let (Some(saved), Some(identity)) = (&checkpoint.identity, identity)
+            && saved != identity
+        {
+            return Err(checkpoint_error(CheckpointError::OtherPipeline {
+                path,
+                reason: format!("it was written for {saved}, this pipeline is {identity}"),
+            }));
         }
         Ok(Some(checkpoint))
     }
@@ -102,6 +165,7 @@ impl Coordinator {
                 version: VERSION,
                 epoch,
                 steps: self.steps.clone(),
+                identity: self.identity.clone(),
                 state,
                 commits: commits.clone(),
                 complete,
@@ -129,6 +193,7 @@ impl Coordinator {
         }
         tracing::debug!(epoch, complete, "checkpoint committed");
         self.epoch += 1;
+        sdf_core::crash::set_epoch(self.epoch);
         Ok(())
     }
 }

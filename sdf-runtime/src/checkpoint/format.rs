@@ -1,4 +1,4 @@
-//! The persisted checkpoint: versioned JSON. See `docs/checkpoint-format.md`.
+//! The persisted checkpoint: versioned JSON. See `docs/checkpoints.md`.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +20,12 @@ pub(crate) struct Checkpoint {
     /// The names of the steps, in the order they were added: a checkpoint of another pipeline
     /// is refused.
     pub steps: Vec<String>,
+    /// What the pipeline said it is ([`ExecutorBuilder::checkpoint_identity`]): a checkpoint
+    /// of another identity is refused.
+    ///
+    /// [`ExecutorBuilder::checkpoint_identity`]: crate::ExecutorBuilder::checkpoint_identity
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<serde_json::Value>,
     /// Per source and stage: its state (a source's read position, a stage's queued work).
     pub state: BTreeMap<String, serde_json::Value>,
     /// Per sink: what its `commit` needs for this epoch.

@@ -15,7 +15,9 @@ use tokio::time::Instant;
 
 use super::state::Running;
 use super::{Stage, Work};
+use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::lineage::{Lineage, Pending};
 use crate::link::LinkSender;
 use crate::message::Message;
 use crate::metrics::Counters;
@@ -33,8 +35,18 @@ struct CallEmitter<T: Send, R> {
     max_held: u64,
     handle: SplitHandle<R>,
     checkpoint: Option<SplitReplyFuture<R>>,
-    finalizers: Vec<Finalizer>,
+    /// The call's finalizers, created with the first one (or when the call starts streaming):
+    /// they wait for what the next step does with the call's records (`lineage.rs`).
+    pending: Option<Arc<Pending>>,
+    control: Arc<Control>,
     downstream: LinkSender<T>,
+}
+
+impl<T: Send, R> CallEmitter<T, R> {
+    fn pending(&mut self) -> &Arc<Pending> {
+        self.pending
+            .get_or_insert_with(|| Pending::new(&self.control))
+    }
 }
 
 #[async_trait]
@@ -45,11 +57,14 @@ impl<T: Send + 'static, R: Send + 'static> Emitter<T> for CallEmitter<T, R> {
         let full = std::mem::replace(batch, Vec::with_capacity(self.batch_size));
         if self.streamed || self.held_records + n > self.max_held {
             self.streamed = true;
+            // Streamed records leave before the call ends: they carry its finalizers now.
+            let mut lineage = Lineage::default();
+            lineage.push(Arc::clone(self.pending()));
             for held in self.held.drain(..) {
-                send(&self.downstream, held).await?;
+                send(&self.downstream, held, &lineage).await?;
             }
             self.held_records = 0;
-            send(&self.downstream, full).await?;
+            send(&self.downstream, full, &lineage).await?;
         } else {
             self.held_records += n;
             self.held.push(full);
@@ -61,13 +76,17 @@ impl<T: Send + 'static, R: Send + 'static> Emitter<T> for CallEmitter<T, R> {
     }
 
     fn register_finalizer(&mut self, finalizer: Finalizer) {
-        self.finalizers.push(finalizer);
+        self.pending().add(finalizer);
     }
 }
 
-async fn send<T>(downstream: &LinkSender<T>, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
+async fn send<T>(
+    downstream: &LinkSender<T>,
+    batch: Vec<Timestamped<T>>,
+    lineage: &Lineage,
+) -> sdf_core::Result<()> {
     downstream
-        .send(Message::Batch(batch))
+        .send(Message::Batch(batch, lineage.clone()))
         .await
         .map_err(|_| sdf_core::Error::OutputClosed)
 }
@@ -97,7 +116,8 @@ impl<F: SplittableDoFn> Stage<F> {
             max_held: self.config.max_held_outputs,
             handle: handle.clone(),
             checkpoint: None,
-            finalizers: Vec::new(),
+            pending: None,
+            control: Arc::clone(&self.control),
             downstream: self.output.clone(),
         };
 
@@ -162,11 +182,20 @@ impl<F: SplittableDoFn> Stage<F> {
                 // The output goes to the worker's carry, with the call's hold: both leave when
                 // the carry is sent downstream.
                 Counters::add(&self.counters.outputs, emitter.outputs + rest.len() as u64);
-                carry.absorb(std::mem::take(&mut emitter.held), &mut rest, work.hold);
+                // The finalizers go with the records (released when the next step is done
+                // with them), or, if the call emitted none, to the next checkpoint at once.
+                let pending = emitter.pending.take();
+                if let Some(pending) = &pending {
+                    pending.seal();
+                }
+                carry.absorb(
+                    std::mem::take(&mut emitter.held),
+                    &mut rest,
+                    work.hold,
+                    pending,
+                );
                 carry.output_buffer = rest;
                 Counters::add_f64(&self.counters.work_completed, tracker.progress().completed);
-                self.control
-                    .add_finalizers(std::mem::take(&mut emitter.finalizers));
                 let (delay, resumed) = resume.unwrap_or((Duration::ZERO, None));
                 let state = estimator.state();
                 // Orphans are the residuals of fire-and-forget checkpoints: like any checkpoint,
@@ -324,6 +353,8 @@ impl<F: SplittableDoFn> Stage<F> {
         error: String,
         attempts: u32,
     ) {
+        // What the element's upstream would clean up is what the dead letter points at.
+        work.element.lineage().spoil();
         if let Some(letters) = &self.dead_letters {
             tracing::warn!(stage = %self.name, element = ?work.element.value, restriction = ?restriction, %error, attempts, "sent to the dead-letter output");
             if letters

@@ -7,13 +7,20 @@
 //! holds of the calls whose records it carries stay in the stage's watermark until the records
 //! are sent, so a watermark never passes a record still here.
 
+use std::sync::Arc;
+
 use sdf_core::{Timestamp, Timestamped};
+
+use crate::lineage::{Lineage, Pending};
 
 pub(crate) struct Carry<T> {
     batch_size: usize,
     full: Vec<Vec<Timestamped<T>>>,
     open: Vec<Timestamped<T>>,
     holds: Vec<Timestamp>,
+    /// The finalizers of the calls whose records it carries: every batch sent refers to all
+    /// of them (a finalizer waits at most a little longer than it must).
+    lineage: Lineage,
     /// Emptied batch buffers, reused by calls.
     pool: Vec<Vec<Timestamped<T>>>,
     /// The `Output` buffer, passed from call to call.
@@ -27,6 +34,7 @@ impl<T> Carry<T> {
             full: Vec::new(),
             open: Vec::new(),
             holds: Vec::new(),
+            lineage: Lineage::default(),
             pool: Vec::new(),
             output_buffer: Vec::new(),
         }
@@ -40,13 +48,17 @@ impl<T> Carry<T> {
     }
 
     /// Takes the output of a successful call (its full batches and the records of its last,
-    /// partial one) and the hold it kept.
+    /// partial one), the hold it kept, and its finalizers, if it registered any.
     pub fn absorb(
         &mut self,
         batches: Vec<Vec<Timestamped<T>>>,
         tail: &mut Vec<Timestamped<T>>,
         hold: Timestamp,
+        pending: Option<Arc<Pending>>,
     ) {
+        if let Some(pending) = pending {
+            self.lineage.push(pending);
+        }
         for batch in batches {
             if batch.len() >= self.batch_size && self.open.is_empty() {
                 self.full.push(batch);
@@ -83,13 +95,18 @@ impl<T> Carry<T> {
         self.holds.is_empty() && self.full.is_empty() && self.open.is_empty()
     }
 
-    /// Everything to send, in order, and the holds to release once it is sent.
-    pub fn take(&mut self) -> (Vec<Vec<Timestamped<T>>>, Vec<Timestamp>) {
+    /// Everything to send, in order, the holds to release once it is sent, and the lineage
+    /// every batch carries.
+    pub fn take(&mut self) -> (Vec<Vec<Timestamped<T>>>, Vec<Timestamp>, Lineage) {
         let mut batches = std::mem::take(&mut self.full);
         if !self.open.is_empty() {
             batches.push(std::mem::take(&mut self.open));
         }
-        (batches, std::mem::take(&mut self.holds))
+        (
+            batches,
+            std::mem::take(&mut self.holds),
+            std::mem::take(&mut self.lineage),
+        )
     }
 }
 
@@ -114,10 +131,11 @@ mod tests {
                 Vec::new(),
                 &mut records(call * 2..call * 2 + 2),
                 Timestamp::from_micros(i64::from(call)),
+                None,
             );
         }
         assert!(carry.has_full_batch());
-        let (batches, holds) = carry.take();
+        let (batches, holds, _) = carry.take();
         let lens: Vec<_> = batches.iter().map(Vec::len).collect();
         assert_eq!(lens, vec![4, 4, 2]);
         let values: Vec<u32> = batches.into_iter().flatten().map(|r| r.value).collect();
@@ -133,8 +151,9 @@ mod tests {
             vec![records(0..3), records(3..6)],
             &mut records(6..7),
             Timestamp::MIN,
+            None,
         );
-        let (batches, _) = carry.take();
+        let (batches, _, _) = carry.take();
         let lens: Vec<_> = batches.iter().map(Vec::len).collect();
         assert_eq!(lens, vec![3, 3, 1]);
     }

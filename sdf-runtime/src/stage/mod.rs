@@ -20,15 +20,42 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::lineage::Lineage;
 use crate::link::{LinkReceiver, LinkSender};
 use crate::message::Message;
 use crate::metrics::Counters;
 use crate::policy;
 use state::State;
 
+/// An input element of a stage, with the finalizers upstream that wait for its work
+/// (`lineage.rs`): they are released when the last work item of the element is gone.
+pub(crate) struct Element<I> {
+    record: Timestamped<I>,
+    lineage: Lineage,
+}
+
+impl<I> Element<I> {
+    pub fn new(record: Timestamped<I>, lineage: Lineage) -> Self {
+        Element { record, lineage }
+    }
+
+    /// The finalizers waiting for this element's work.
+    pub fn lineage(&self) -> &Lineage {
+        &self.lineage
+    }
+}
+
+impl<I> std::ops::Deref for Element<I> {
+    type Target = Timestamped<I>;
+
+    fn deref(&self) -> &Timestamped<I> {
+        &self.record
+    }
+}
+
 /// An element and the restriction of it still to process.
 pub(crate) struct Work<F: SplittableDoFn> {
-    pub element: Arc<Timestamped<F::Input>>,
+    pub element: Arc<Element<F::Input>>,
     pub restriction: F::Restriction,
     pub watermark: WatermarkState<F>,
     /// The watermark this item holds back: its estimator's watermark.
@@ -40,7 +67,7 @@ pub(crate) struct Work<F: SplittableDoFn> {
 impl<F: SplittableDoFn> Work<F> {
     fn new(
         dofn: &F,
-        element: Arc<Timestamped<F::Input>>,
+        element: Arc<Element<F::Input>>,
         restriction: F::Restriction,
         watermark: WatermarkState<F>,
     ) -> Self {
@@ -127,13 +154,32 @@ impl<F: SplittableDoFn> Stage<F> {
             let (done, finished) = tokio::sync::oneshot::channel();
             let stage = Arc::clone(&self);
             let runtime = runtime.clone();
-            std::thread::Builder::new()
+            // Counted until it exits: the pipeline does not end (and the runtime is not shut
+            // down) under a worker still using it.
+            self.control.worker_started();
+            let started = std::thread::Builder::new()
                 .name(format!("sdf-{}-{i}", self.name))
                 .spawn(move || {
-                    let result = runtime.block_on(Arc::clone(&stage).worker());
+                    let control = Arc::clone(&stage.control);
+                    // A stopped pipeline drops its worker at its next await, whatever it was
+                    // waiting for: nothing it does after a stop can be committed.
+                    let result = runtime.block_on(async {
+                        tokio::select! {
+                            biased;
+                            result = Arc::clone(&stage).worker() => result,
+                            _ = control.stopped() => Ok(()),
+                        }
+                    });
+                    drop(stage);
+                    control.worker_exiting();
                     let _ = done.send(result);
-                })
-                .map_err(|e| Error::Internal(format!("cannot start a worker thread: {e}")))?;
+                });
+            if let Err(e) = started {
+                self.control.worker_exiting();
+                return Err(Error::Internal(format!(
+                    "cannot start a worker thread: {e}"
+                )));
+            }
             tasks.spawn(async move {
                 finished
                     .await
@@ -181,9 +227,9 @@ impl<F: SplittableDoFn> Stage<F> {
             // last checkpoint would wait for it for ever).
             let message = input.recv().await;
             match message {
-                Some(Message::Batch(batch)) => {
+                Some(Message::Batch(batch, lineage)) => {
                     for element in batch {
-                        self.accept(element)?;
+                        self.accept(element, &lineage)?;
                         self.wait_for_space(limit).await;
                     }
                 }
@@ -211,9 +257,9 @@ impl<F: SplittableDoFn> Stage<F> {
         Ok(())
     }
 
-    fn accept(&self, element: Timestamped<F::Input>) -> Result<()> {
+    fn accept(&self, element: Timestamped<F::Input>, lineage: &Lineage) -> Result<()> {
         Counters::add(&self.counters.elements, 1);
-        let element = Arc::new(element);
+        let element = Arc::new(Element::new(element, lineage.clone()));
         let dofn = &*self.dofn;
         let root = dofn.initial_restriction(&element.value).map_err(|e| {
             self.dofn_error(&format!("initial_restriction of {:?}", element.value), e)
@@ -387,10 +433,10 @@ impl<F: SplittableDoFn> Stage<F> {
         if carry.is_empty() {
             return Ok(());
         }
-        let (batches, holds) = carry.take();
+        let (batches, holds, lineage) = carry.take();
         for batch in batches {
             self.output
-                .send(Message::Batch(batch))
+                .send(Message::Batch(batch, lineage.clone()))
                 .await
                 .map_err(|_| Error::Cancelled)?;
         }

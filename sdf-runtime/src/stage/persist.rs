@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{Stage, Work};
+use super::{Element, Stage, Work};
 use crate::control::Checkpointed;
 use crate::error::{Error, Result};
+use crate::lineage::Lineage;
 
 #[derive(Serialize, Deserialize)]
 struct Saved {
@@ -51,7 +52,7 @@ where
     fn snapshot(&self) -> Result<Value> {
         let s = self.lock();
         let now = Instant::now();
-        let mut index: HashMap<*const Timestamped<F::Input>, usize> = HashMap::new();
+        let mut index: HashMap<*const Element<F::Input>, usize> = HashMap::new();
         let mut elements = Vec::new();
         let mut work = Vec::new();
         let delayed = s
@@ -100,7 +101,10 @@ where
             .into_iter()
             .map(|(value, timestamp)| {
                 let value = self.decode::<F::Input>("element", value)?;
-                Ok(Arc::new(Timestamped { value, timestamp }))
+                Ok(Arc::new(Element::new(
+                    Timestamped { value, timestamp },
+                    Lineage::default(),
+                )))
             })
             .collect::<Result<Vec<_>>>()?;
         let mut s = self.lock();

@@ -20,7 +20,7 @@ const ANSWER_WITHIN: Duration = Duration::from_millis(20);
 type Candidate<F> = (
     u64,
     sdf_core::SplitHandle<<F as SplittableDoFn>::Restriction>,
-    Arc<sdf_core::Timestamped<<F as SplittableDoFn>::Input>>,
+    Arc<super::Element<<F as SplittableDoFn>::Input>>,
     sdf_core::WatermarkState<F>,
 );
 

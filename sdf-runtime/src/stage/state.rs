@@ -4,7 +4,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use sdf_core::{SplitHandle, SplittableDoFn, Timestamp, Timestamped, WatermarkState};
+use sdf_core::{SplitHandle, SplittableDoFn, Timestamp, WatermarkState};
 use tokio::time::Instant;
 
 use super::Work;
@@ -14,7 +14,7 @@ use crate::metrics::Counters;
 /// A call in progress.
 pub(crate) struct Running<F: SplittableDoFn> {
     pub handle: SplitHandle<F::Restriction>,
-    pub element: Arc<Timestamped<F::Input>>,
+    pub element: Arc<super::Element<F::Input>>,
     /// The estimator state the call started from: what a dynamic split's residual carries.
     pub watermark: WatermarkState<F>,
     /// When the call started, for the time bound.
