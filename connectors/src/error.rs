@@ -96,6 +96,39 @@ pub enum Error {
         /// The epoch being published.
         epoch: u64,
     },
+    /// The output directory holds files published after the epoch the sink recovers: the state
+    /// directory is older than the output (restored from a backup, or the previous checkpoint),
+    /// or another run with a fresh state wrote here. Resuming would publish those records again.
+    #[error(
+        "the output directory {dir} holds files published up to epoch {published} ({}), but the \
+         checkpoint this sink recovers is {}: resuming would write those records again. Remove \
+         those files (the pipeline writes their records again) or use the state directory that \
+         wrote them; a new pipeline needs an empty output directory",
+        files.iter().take(3).map(|f| f.as_str()).collect::<Vec<_>>().join(", ") + if files.len() > 3 { ", ..." } else { "" },
+        match checkpoint { Some(e) => format!("epoch {e}"), None => "none (a fresh state)".into() }
+    )]
+    OutputAhead {
+        /// The output directory.
+        dir: PathBuf,
+        /// The last epoch published there.
+        published: u64,
+        /// The epoch of the checkpoint being recovered, if any.
+        checkpoint: Option<u64>,
+        /// Files of the later epochs found in place, relative to the output directory.
+        files: Vec<String>,
+    },
+    /// Another sink writes to the same output directory (with the same staging directory).
+    #[error(
+        "the output directory {dir} is in use by another file sink{}: one sink per output \
+         directory. Stop the other one, or write to another directory",
+        holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+    )]
+    OutputBusy {
+        /// The output directory.
+        dir: PathBuf,
+        /// Who holds it, as its lock file says.
+        holder: Option<String>,
+    },
     /// A staged file of a durable epoch is gone and was never published.
     #[error(
         "the staged file {path} of epoch {epoch} is gone and {target} does not exist: something \
@@ -309,6 +342,9 @@ impl Error {
     /// The runtime does not retry such a call ([`sdf_core::Error::Permanent`]); I/O and
     /// object-store errors, and files that changed, are retried.
     pub fn is_permanent(&self) -> bool {
+        if let Error::Io { what, source, .. } = self {
+            return permanent_io(what, source);
+        }
         matches!(
             self,
             Error::RecordTooLong { .. }
@@ -323,6 +359,30 @@ impl Error {
                 | Error::LocalOnly { .. }
                 | Error::InvalidOption { .. }
         )
+    }
+}
+
+/// Whether an I/O error is one that trying again cannot fix: no permission, no such file, a
+/// directory where a file was expected, bytes a decompressor refuses, a full or read-only disk.
+fn permanent_io(what: &str, e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        Interrupted | TimedOut | WouldBlock => false,
+        // A corrupt or truncated compressed stream does not get better.
+        _ if what == "decompressing" => true,
+        kind => matches!(
+            kind,
+            PermissionDenied
+                | NotFound
+                | IsADirectory
+                | NotADirectory
+                | InvalidData
+                | InvalidInput
+                | ReadOnlyFilesystem
+                | StorageFull
+                | FileTooLarge
+                | InvalidFilename
+        ),
     }
 }
 

@@ -47,8 +47,8 @@ pub use tail::{
     Truncation,
 };
 pub use write::{
-    Csv, EncodeError, FileFormat, FileNaming, Json, StagedFile, Text, WriteCommit, WriteFiles,
-    WriteFilesBuilder,
+    Csv, EncodeError, FileFormat, FileIdentity, FileNaming, Json, StagedFile, Text, WriteCommit,
+    WriteFiles, WriteFilesBuilder,
 };
 #[cfg(feature = "testing")]
 pub use write::{FaultInjector, IoStep};

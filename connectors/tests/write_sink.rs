@@ -132,11 +132,12 @@ async fn recover_publishes_the_last_durable_epoch_and_discards_the_rest() {
 
     let mut after = build();
     after.recover(Some((1, durable.clone()))).await.unwrap();
-    assert_eq!(staged(&dir.0), 1);
-    fs::remove_file(dir.join(".sdf-staging/notes.txt")).unwrap();
+    assert_eq!(staged(&dir.0), 0);
+    fs::remove_file(dir.join(".sdf-staging/notes.txt")).expect("kept");
     let lines = published_lines(&dir.0, None);
     assert_same_multiset(&lines, &["\"a\"", "\"b\"", "\"c\""].map(String::from));
     // A second recovery of the same epoch (a crash during the first) changes nothing.
+    drop(after);
     build().recover(Some((1, durable))).await.unwrap();
     assert_eq!(published_lines(&dir.0, None).len(), 3);
 }
@@ -249,6 +250,7 @@ async fn a_tampered_commit_message_cannot_escape() {
                 staged,
                 target: target.clone(),
                 records: 1,
+                identity: None,
             }],
         };
         let e = sink.commit(1, commit).await.unwrap_err();
@@ -290,4 +292,113 @@ async fn an_unencodable_record_fails_naming_the_file_and_record() {
     let message = e.to_string();
     assert!(message.contains("cannot encode record 1"), "{message}");
     assert!(message.contains(".sdf-staging"), "{message}");
+}
+
+/// The wedge of issue 14: a run publishes epoch 1; the next run recovers it, stages records for
+/// epoch 2 and dies; every later recovery must still succeed. (Staged names used to restart at
+/// 1 in every run, so the dead run's staged file took the durable epoch's staged name and every
+/// restart refused: "already exists and was not published by this sink".)
+#[tokio::test]
+async fn a_run_killed_after_recovering_does_not_wedge_the_next() {
+    let dir = TempDir::new("write-wedge");
+    let build = || WriteFiles::builder(&dir.0, Text::new()).build().unwrap();
+    let mut first = build();
+    first.write(batch(["a", "b"])).await.unwrap();
+    let durable = first.prepare(1).await.unwrap();
+    first.commit(1, durable.clone()).await.unwrap();
+    drop(first);
+    for run in 0..3 {
+        let mut next = build();
+        next.recover(Some((1, durable.clone())))
+            .await
+            .unwrap_or_else(|e| panic!("restart {run} failed: {e}"));
+        next.write(batch(["c", "d", "e"])).await.unwrap(); // staged for epoch 2, then killed
+        drop(next);
+    }
+    let mut last = build();
+    last.recover(Some((1, durable))).await.unwrap();
+    assert_eq!(staged(&dir.0), 0);
+    assert_same_multiset(
+        &published_lines(&dir.0, None),
+        &["a", "b"].map(String::from),
+    );
+}
+
+#[tokio::test]
+async fn two_sinks_never_share_an_output_directory() {
+    let dir = TempDir::new("write-busy");
+    let first = WriteFiles::builder(&dir.0, Text::new())
+        .build::<String>()
+        .unwrap();
+    let Err(e) = WriteFiles::builder(&dir.0, Text::new()).build::<String>() else {
+        panic!("a second sink on the directory was built");
+    };
+    assert!(matches!(e, Error::OutputBusy { .. }), "{e}");
+    assert!(e.to_string().contains("in use"), "{e}");
+    // Another staging directory is another sink's own.
+    WriteFiles::builder(&dir.0, Text::new())
+        .staging_dir(".other")
+        .prefix("other-")
+        .build::<String>()
+        .unwrap();
+    drop(first);
+    WriteFiles::builder(&dir.0, Text::new())
+        .build::<String>()
+        .expect("free again");
+}
+
+/// An output directory that holds epochs the checkpoint does not know (an older state
+/// directory, or a fresh one on old output) is refused at recovery, before anything is
+/// written twice, with the files in question named.
+#[tokio::test]
+async fn output_ahead_of_the_checkpoint_is_refused_at_recovery() {
+    let dir = TempDir::new("write-ahead");
+    let build = || WriteFiles::builder(&dir.0, Text::new()).build().unwrap();
+    let mut sink = build();
+    sink.write(batch(["a"])).await.unwrap();
+    let one = sink.prepare(1).await.unwrap();
+    sink.commit(1, one.clone()).await.unwrap();
+    sink.write(batch(["b"])).await.unwrap();
+    let two = sink.prepare(2).await.unwrap();
+    sink.commit(2, two).await.unwrap();
+    drop(sink);
+
+    let e = build().recover(Some((1, one))).await.unwrap_err();
+    let message = e.to_string();
+    assert!(
+        matches!(connector_error(&e), Error::OutputAhead { published: 2, .. }),
+        "{message}"
+    );
+    assert!(message.contains("part-000002-000.txt"), "{message}");
+    let e = build().recover(None).await.unwrap_err();
+    assert!(
+        matches!(
+            connector_error(&e),
+            Error::OutputAhead {
+                checkpoint: None,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("fresh state"), "{e}");
+}
+
+/// A file in place under a durable epoch's name that is not the staged file renamed (same name,
+/// another file) is someone else's: refused, not taken for published.
+#[tokio::test]
+async fn a_replaced_file_is_not_taken_for_a_published_one() {
+    let dir = TempDir::new("write-replaced");
+    let mut sink = WriteFiles::builder(&dir.0, Text::new()).build().unwrap();
+    sink.write(batch(["a"])).await.unwrap();
+    let one = sink.prepare(1).await.unwrap();
+    sink.commit(1, one.clone()).await.unwrap();
+    let target = dir.join("part-000001-000.txt");
+    fs::remove_file(&target).unwrap();
+    fs::write(&target, "a\n").unwrap();
+    let e = sink.commit(1, one).await.unwrap_err();
+    assert!(
+        matches!(connector_error(&e), Error::AlreadyExists { .. }),
+        "{e}"
+    );
 }

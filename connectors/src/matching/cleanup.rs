@@ -23,9 +23,12 @@ use crate::storage;
 /// end). A finalizer that fails (a file already gone is not a failure) is logged by the
 /// runtime; the file stays, and the watch does not emit it again while it remembers it.
 ///
-/// Note that what "committed" means is the runtime's: the records of a *reader* applied to the
-/// emitted file are committed only if the reader runs in the same pipeline before the
-/// checkpoint, as the runtime's checkpoints cover every stage.
+/// With the embedded runtime, "committed" covers the *reader* of the file: a finalizer waits
+/// until the next step (the reader applied to the emitted files) has finished every piece of
+/// the file and the checkpoint after that has committed its records. A file whose read went to
+/// a dead-letter output is kept. Clean-up is best-effort across crashes: a process killed
+/// between the commit and the clean-up leaves the file in place (it is not read again while
+/// the watch remembers it).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum CleanUp {
     /// Leave files where they are.
@@ -57,6 +60,7 @@ impl CleanUp {
                 Ok(Some(Box::new(move || -> Boxed {
                     Box::pin(async move {
                         for path in paths {
+                            sdf_core::crash::reached(sdf_core::crash::step::FINALIZE_DELETE);
                             match path.to_str().filter(|p| storage::is_url(p)) {
                                 Some(url) => storage::delete(url).await?,
                                 None => delete(&path)?,
@@ -96,6 +100,7 @@ impl CleanUp {
                 Ok(Some(Box::new(move || -> Boxed {
                     Box::pin(async move {
                         for (from, to) in moves {
+                            sdf_core::crash::reached(sdf_core::crash::step::FINALIZE_ARCHIVE);
                             match (from.to_str(), to.to_str()) {
                                 (Some(f), Some(t)) if storage::is_url(f) => {
                                     storage::archive(f, t).await?

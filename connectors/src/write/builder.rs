@@ -111,12 +111,14 @@ impl<F> WriteFilesBuilder<F> {
         fs::create_dir_all(&self.out).map_err(|e| Error::io("creating", &self.out, None, e))?;
         let staging = self.out.join(&staging_name);
         make_plain_dir(&staging)?;
+        let lock = lock_output(&self.out, &staging)?;
         let writer = Staging::new(staging.clone(), self.sharding, self.faults.clone());
         let dirs = Dirs {
             out: self.out,
             staging,
             staging_name,
             faults: self.faults,
+            _lock: std::sync::Arc::new(lock),
         };
         Ok(WriteFiles::new(self.format, naming, writer, dirs))
     }
@@ -127,6 +129,40 @@ fn bad_staging(name: &str, reason: &str) -> Error {
         name: name.to_string(),
         reason: format!("as the staging directory: {reason}"),
     }
+}
+
+/// Locks the staging directory for this sink (the operating system's advisory lock on its
+/// `LOCK` file, released when the sink is dropped or its process dies): two sinks never stage
+/// into, publish from or clean up one staging directory.
+fn lock_output(out: &Path, staging: &Path) -> Result<fs::File> {
+    let path = staging.join("LOCK");
+    let io = |e| Error::io("locking", &path, None, e);
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let holder = fs::read_to_string(&path)
+                .ok()
+                .map(|text| text.trim().to_string())
+                .filter(|text| !text.is_empty());
+            return Err(Error::OutputBusy {
+                dir: out.to_path_buf(),
+                holder,
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    use std::io::Write;
+    file.set_len(0)
+        .and_then(|()| write!(file, "process {}", std::process::id()))
+        .map_err(io)?;
+    Ok(file)
 }
 
 fn make_plain_dir(dir: &Path) -> Result<()> {

@@ -15,12 +15,41 @@ pub enum IoStep {
     Create,
     /// Writing to a staged file (a record, a header or a footer).
     Write,
-    /// `fsync` of a staged file or of a directory.
+    /// Flushing a staged file's buffer, when the epoch is prepared.
+    Flush,
+    /// `fsync` of a staged file.
     Sync,
+    /// `fsync` of the staging directory, when the epoch is prepared.
+    SyncStagingDir,
     /// Renaming a staged file into place.
     Publish,
+    /// `fsync` of a directory published into (and of the staging directory after it).
+    SyncPublished,
+    /// Recording the last epoch published.
+    Mark,
     /// Deleting a staged file of an epoch that was never durable.
     Remove,
+    /// `fsync` of the staging directory after deleting.
+    SyncDiscarded,
+}
+
+impl IoStep {
+    /// The crash point of this step ([`sdf_core::crash`]).
+    fn crash_point(self) -> &'static str {
+        use sdf_core::crash::step;
+        match self {
+            IoStep::Create => step::STAGE_CREATE,
+            IoStep::Write => step::STAGE_WRITE,
+            IoStep::Flush => step::STAGE_FLUSH,
+            IoStep::Sync => step::STAGE_FSYNC,
+            IoStep::SyncStagingDir => step::STAGE_DIR_FSYNC,
+            IoStep::Publish => step::PUBLISH_RENAME,
+            IoStep::SyncPublished => step::PUBLISH_DIR_FSYNC,
+            IoStep::Mark => step::PUBLISH_MARK,
+            IoStep::Remove => step::DISCARD_REMOVE,
+            IoStep::SyncDiscarded => step::DISCARD_DIR_FSYNC,
+        }
+    }
 }
 
 /// Called before each operation with its path; an error makes the operation fail with it.
@@ -31,8 +60,9 @@ pub type FaultInjector = Arc<dyn Fn(IoStep, &Path) -> io::Result<()> + Send + Sy
 pub(crate) struct Faults(pub Option<FaultInjector>);
 
 impl Faults {
-    /// Asks the injector whether `step` on `path` fails.
+    /// Marks the crash point of `step`, then asks the injector whether `step` on `path` fails.
     pub fn check(&self, step: IoStep, path: &Path) -> io::Result<()> {
+        sdf_core::crash::reached(step.crash_point());
         match &self.0 {
             Some(inject) => inject(step, path),
             None => Ok(()),

@@ -22,3 +22,4 @@ pub use naming::FileNaming;
 pub use parquet::{Parquet, WriteParquet};
 pub use publish::{StagedFile, WriteCommit};
 pub use sink::WriteFiles;
+pub use staging::FileIdentity;

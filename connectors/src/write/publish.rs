@@ -9,8 +9,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::faults::{Faults, IoStep};
-use super::naming::check_relative;
-use super::staging::sync_dir;
+use super::naming::{FileNaming, check_relative};
+
+/// The file in the staging directory that records the last epoch published.
+const PUBLISHED: &str = "published";
+use super::staging::{FileIdentity, sync_dir};
 use crate::error::{Error, Result};
 
 /// One staged file of an epoch and where it is published.
@@ -22,6 +25,11 @@ pub struct StagedFile {
     pub target: String,
     /// How many records it holds.
     pub records: u64,
+    /// The staged file's identity once durable: how a recovering sink knows that the file in
+    /// place is the one it published, not another of the same name. (Absent in commit messages
+    /// of earlier releases.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<FileIdentity>,
 }
 
 /// What [`WriteFiles`](crate::WriteFiles) prepared for one epoch: the commit message the
@@ -39,12 +47,15 @@ pub(crate) struct Dirs {
     pub staging: PathBuf,
     pub staging_name: String,
     pub faults: Faults,
+    /// The staging directory's lock, held while any clone lives.
+    pub _lock: std::sync::Arc<std::fs::File>,
 }
 
 impl Dirs {
     /// Publishes `files` of `epoch`. A file already in place with its staged file gone was
-    /// published before (a crash after commit): fine. Both present: the target is someone
-    /// else's, an error.
+    /// published before (a crash after commit) if it is the staged file itself (same identity);
+    /// any other file in place is someone else's, an error. Then records `epoch` as the last
+    /// one published.
     pub fn publish(&self, epoch: u64, files: &[StagedFile]) -> Result<()> {
         let mut parents = vec![self.out.clone()];
         for file in files {
@@ -57,8 +68,8 @@ impl Dirs {
             let in_place = exists(&target)?;
             let waiting = exists(&staged)?;
             match (in_place, waiting) {
-                (true, false) => continue,
-                (true, true) => {
+                (true, false) if self.is_ours(&target, file)? => continue,
+                (true, _) => {
                     return Err(Error::AlreadyExists {
                         path: target,
                         epoch,
@@ -79,11 +90,92 @@ impl Dirs {
         }
         if !files.is_empty() {
             for dir in &parents {
-                sync_dir(dir, &self.faults)?;
+                sync_dir(dir, IoStep::SyncPublished, &self.faults)?;
             }
-            sync_dir(&self.staging, &self.faults)?;
+            self.mark(epoch)?;
+            sync_dir(&self.staging, IoStep::SyncPublished, &self.faults)?;
         }
         Ok(())
+    }
+
+    /// Whether the file at `target` is `file`'s staged file, renamed into place.
+    fn is_ours(&self, target: &Path, file: &StagedFile) -> Result<bool> {
+        let Some(identity) = file.identity else {
+            // A commit message of an earlier release: the name is all there is to go by.
+            return Ok(true);
+        };
+        let meta =
+            fs::symlink_metadata(target).map_err(|e| Error::io("checking", target, None, e))?;
+        Ok(meta.is_file() && FileIdentity::of(&meta) == identity)
+    }
+
+    /// The file that records the last epoch this output directory published.
+    fn mark_path(&self) -> PathBuf {
+        self.staging.join(PUBLISHED)
+    }
+
+    /// Records `epoch` as the last one published (atomically: a temporary file renamed).
+    fn mark(&self, epoch: u64) -> Result<()> {
+        let path = self.mark_path();
+        let temp = self.staging.join(format!("{PUBLISHED}.tmp"));
+        let io = |e| Error::io("recording the last epoch published in", &path, None, e);
+        self.faults.check(IoStep::Mark, &path).map_err(io)?;
+        fs::write(&temp, format!("{epoch}\n")).map_err(io)?;
+        fs::rename(&temp, &path).map_err(io)
+    }
+
+    /// The last epoch this output directory published, as recorded.
+    fn published(&self) -> Result<Option<u64>> {
+        let path = self.mark_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().map(Some).map_err(|_| {
+                Error::io(
+                    "reading",
+                    &path,
+                    None,
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{text:?} is not an epoch number"),
+                    ),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("reading", &path, None, e)),
+        }
+    }
+
+    /// Refuses to resume from `checkpoint` (the epoch recovered, if any) on an output directory
+    /// that holds files of a later epoch: they would be published twice.
+    pub fn check_not_ahead(&self, checkpoint: Option<u64>, naming: &FileNaming) -> Result<()> {
+        let recovered = checkpoint.unwrap_or(0);
+        let published = self.published()?.unwrap_or(0);
+        // Output of a release without the record, or of a run with a fresh state: the first
+        // file of the next epoch says enough.
+        let next_first = self.out.join(naming.render(recovered + 1, 0));
+        let published = if published <= recovered && exists(&next_first)? {
+            recovered + 1
+        } else {
+            published
+        };
+        if published <= recovered {
+            return Ok(());
+        }
+        let mut files = Vec::new();
+        for epoch in recovered + 1..=published.min(recovered + 100) {
+            for shard in 0.. {
+                let name = naming.render(epoch, shard);
+                if !exists(&self.out.join(&name))? {
+                    break;
+                }
+                files.push(name);
+            }
+        }
+        Err(Error::OutputAhead {
+            dir: self.out.clone(),
+            published,
+            checkpoint,
+            files,
+        })
     }
 
     /// Deletes every staged file (only names this sink gives them): after `recover` published
@@ -106,7 +198,7 @@ impl Dirs {
             removed += 1;
         }
         if removed > 0 {
-            sync_dir(&self.staging, &self.faults)?;
+            sync_dir(&self.staging, IoStep::SyncDiscarded, &self.faults)?;
         }
         Ok(removed)
     }

@@ -219,16 +219,27 @@ where
             return Err(e.into());
         }
         let closed = self.staging.finish(&mut self.format)?;
-        let files = closed
+        let targets: Vec<String> = closed
             .iter()
-            .map(|c| StagedFile {
-                staged: c.staged.clone(),
-                target: self.naming.render(epoch, c.shard),
-                records: c.records,
-            })
+            .map(|c| self.naming.render(epoch, c.shard))
             .collect();
         let (dir, faults) = (self.dirs.staging.clone(), self.dirs.faults.clone());
-        blocking(move || sync(&closed, &dir, &faults)).await?;
+        let files = blocking(move || {
+            sync(&closed, &dir, &faults)?;
+            closed
+                .iter()
+                .zip(targets)
+                .map(|(c, target)| {
+                    Ok(StagedFile {
+                        staged: c.staged.clone(),
+                        target,
+                        records: c.records,
+                        identity: Some(c.identity()?),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
         Ok(WriteCommit { files })
     }
 
@@ -238,9 +249,12 @@ where
     }
 
     async fn recover(&mut self, last: Option<(u64, WriteCommit)>) -> sdf_core::Result<()> {
+        let recovered = last.as_ref().map(|(epoch, _)| *epoch);
         if let Some((epoch, commit)) = last {
             self.commit(epoch, commit).await?;
         }
+        let (dirs, naming) = (self.dirs.clone(), self.naming.clone());
+        blocking(move || dirs.check_not_ahead(recovered, &naming)).await?;
         let dirs = self.dirs.clone();
         let removed = blocking(move || dirs.discard_staged()).await?;
         if removed > 0 {

@@ -42,8 +42,54 @@ pub(crate) struct Closed {
     file: File,
 }
 
+impl Closed {
+    /// The file's identity on disk, which a rename keeps.
+    pub fn identity(&self) -> Result<FileIdentity> {
+        let meta = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("checking", &self.path, None, e))?;
+        Ok(FileIdentity::of(&meta))
+    }
+}
+
+/// What tells a published file from another file of the same name: its device, inode and
+/// length (a rename keeps all three). Where the platform has no inodes, the length alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileIdentity {
+    /// The device.
+    pub dev: u64,
+    /// The inode.
+    pub ino: u64,
+    /// The length in bytes.
+    pub len: u64,
+}
+
+impl FileIdentity {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            FileIdentity {
+                dev: meta.dev(),
+                ino: meta.ino(),
+                len: meta.len(),
+            }
+        }
+        #[cfg(not(unix))]
+        FileIdentity {
+            dev: 0,
+            ino: 0,
+            len: meta.len(),
+        }
+    }
+}
+
 pub(crate) struct Staging {
     dir: PathBuf,
+    /// What makes this sink's staged names its own: no other process, and no earlier run of
+    /// this one, stages a file under the same name.
+    run: String,
     sharding: Sharding,
     faults: Faults,
     open: Vec<Option<Open>>,
@@ -65,6 +111,7 @@ impl Staging {
         };
         Staging {
             dir,
+            run: run_token(),
             sharding,
             faults,
             open: (0..slots).map(|_| None).collect(),
@@ -129,7 +176,7 @@ impl Staging {
         slot: usize,
     ) -> Result<Open> {
         self.created += 1;
-        let staged = staged_name(self.created);
+        let staged = staged_name(&self.run, self.created);
         let path = self.dir.join(&staged);
         let shard = match self.sharding {
             Sharding::Fixed(_) => slot as u32,
@@ -181,6 +228,8 @@ impl Staging {
         }
         append(&mut open, &self.buf, &self.faults)?;
         let bytes = open.bytes;
+        let io = |e| Error::io("writing", &open.path, Some(bytes), e);
+        self.faults.check(IoStep::Flush, &open.path).map_err(io)?;
         let file = open
             .writer
             .into_inner()
@@ -196,16 +245,29 @@ impl Staging {
     }
 }
 
-/// The name of the `n`-th staged file a sink creates.
-fn staged_name(n: u64) -> String {
-    format!("part-{n:08}.tmp")
+/// A token unique to this sink among every process that ever writes to its staging directory:
+/// the process id and the wall-clock time in nanoseconds, in hex. (Staged names restarting at
+/// 1 in every process let a killed run's staged file take the name of a durable epoch's.)
+fn run_token() -> String {
+    static SINKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let sink = SINKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:x}-{nanos:x}-{sink:x}", std::process::id())
 }
 
-/// Whether `name` is one that [`staged_name`] gives.
+/// The name of the `n`-th staged file a sink creates in its run.
+fn staged_name(run: &str, n: u64) -> String {
+    format!("part-{run}-{n:08}.tmp")
+}
+
+/// Whether `name` is one that [`staged_name`] gives (or gave, in earlier releases:
+/// `part-<digits>.tmp`).
 pub(crate) fn is_staged_name(name: &str) -> bool {
     name.strip_prefix("part-")
         .and_then(|rest| rest.strip_suffix(".tmp"))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
 }
 
 fn append(open: &mut Open, bytes: &[u8], faults: &Faults) -> Result<()> {
@@ -228,16 +290,17 @@ pub(crate) fn sync(files: &[Closed], dir: &Path, faults: &Faults) -> Result<()> 
         closed.file.sync_all().map_err(io)?;
     }
     if !files.is_empty() {
-        sync_dir(dir, faults)?;
+        sync_dir(dir, IoStep::SyncStagingDir, faults)?;
     }
     Ok(())
 }
 
 /// `fsync` of a directory, so that the names in it survive a power loss (a no-op where
-/// directories cannot be opened, as on Windows).
-pub(crate) fn sync_dir(dir: &Path, faults: &Faults) -> Result<()> {
+/// directories cannot be opened, as on Windows); `step` says which one, for the fault injector
+/// and the crash points.
+pub(crate) fn sync_dir(dir: &Path, step: IoStep, faults: &Faults) -> Result<()> {
     let io = |e| Error::io("syncing the directory", dir, None, e);
-    faults.check(IoStep::Sync, dir).map_err(io)?;
+    faults.check(step, dir).map_err(io)?;
     if cfg!(unix) {
         File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
     }

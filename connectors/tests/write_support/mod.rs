@@ -81,7 +81,14 @@ pub fn published_lines(dir: &Path, header: Option<&str>) -> Vec<String> {
 
 /// Files left in the staging directory.
 pub fn staged(dir: &Path) -> usize {
-    fs::read_dir(dir.join(".sdf-staging")).map_or(0, |d| d.count())
+    fs::read_dir(dir.join(".sdf-staging")).map_or(0, |d| {
+        d.filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("part-") && name.ends_with(".tmp")
+        })
+        .count()
+    })
 }
 
 /// Asserts `got` and `want` hold the same lines as many times each.
