@@ -36,7 +36,10 @@ fn a_terminating_watch_through_the_kit() {
             Termination::AfterPollsWithoutNewFile(2),
         )
         .max_files_per_poll(2)
-        .notifications(false);
+        .notifications(false)
+        // The kit does not wait out resume delays: with a settle time it would spin until the
+        // files held still on the wall clock. These files are whole.
+        .settle(Duration::ZERO);
     let files = run_to_completion(&watch, &pattern).unwrap();
     assert_eq!(files.len(), 5);
     let report = check_sdf_exhaustive(&watch, &pattern).unwrap();
@@ -83,6 +86,71 @@ async fn until(out: &Collected<FileMetadata>, n: usize) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     panic!("{} records arrived, expected {n}", out.len());
+}
+
+/// A file written while the watch runs is emitted once, whole, when its writer closes it: never
+/// while it is open and growing, even though polls list it meanwhile (the settle time is an
+/// hour, so only the close can make it complete).
+#[test]
+fn a_file_is_emitted_when_its_writer_closes_it_not_before() {
+    use std::io::Write;
+    let dir = TestDir::new("watch-close");
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    let mut p = Pipeline::new();
+    let (sender, patterns) = p.channel_source::<String>("patterns");
+    let watch = MatchAll::new()
+        .continuously(Duration::from_millis(5), Termination::Never)
+        .settle(Duration::from_secs(3600));
+    let files = p.apply("watch", patterns, watch);
+    let out = p.collect("out", files);
+    let path = incoming.join("big.txt");
+    let rt = runtime();
+    rt.block_on(async {
+        let handle = Executor::builder().workers(2).build().run(p);
+        sender
+            .send(format!("{}/*.txt", incoming.display()))
+            .await
+            .unwrap();
+        let mut writer = std::fs::File::create(&path).unwrap();
+        let mut markers = 0;
+        for round in 0..3 {
+            writer.write_all(&[b'x'; 1000]).unwrap();
+            // A file renamed in is complete at once: once one is out, the watch has listed the
+            // directory (and `big.txt`, open) after the write. (Markers renamed in before the
+            // watcher started wait for the settle time: a new one follows until one is out.)
+            let seen = out.len();
+            while out.len() == seen {
+                assert!(markers < 400, "no marker arrived in 20 s");
+                let marker = dir.file(&format!("incoming/.m{markers}"), "m");
+                std::fs::rename(&marker, incoming.join(format!("m{markers}.txt"))).unwrap();
+                markers += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(
+                out.values().iter().all(|f| f.path != path),
+                "emitted while still being written (round {round})"
+            );
+        }
+        writer.write_all(b"end\n").unwrap();
+        drop(writer); // IN_CLOSE_WRITE
+        for _ in 0..4_000 {
+            if out.values().iter().any(|f| f.path == path) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(sender);
+        handle.drain();
+        handle.wait().await.unwrap();
+    });
+    let big: Vec<_> = out
+        .values()
+        .into_iter()
+        .filter(|f| f.path == path)
+        .collect();
+    assert_eq!(big.len(), 1);
+    assert_eq!(big[0].size, 3004, "listed whole");
 }
 
 #[test]

@@ -41,6 +41,9 @@ struct Scenario {
     termination: TerminationSpec,
     #[serde(default)]
     cleanup: CleanupSpec,
+    /// The settle time; 0 (the scenarios' default) takes every listed file as complete.
+    #[serde(default)]
+    settle_s: u64,
     steps: Vec<Step>,
 }
 
@@ -160,6 +163,7 @@ impl Driver {
             .match_updated_files(s.match_updated_files)
             .admission(admission)
             .notifications(false)
+            .settle(Duration::from_secs(s.settle_s))
             .clock(self.clock.clone());
         match &s.cleanup {
             CleanupSpec::Keep => dofn,

@@ -90,6 +90,26 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// **Watermark.** Files are emitted with their modification time as event time, and after each
 /// poll the watermark moves to H: no later emission is older. It is +∞ once the watch stops.
 ///
+/// # Files still being written
+///
+/// A file is emitted only once it is complete, so that no reader sees half of it:
+///
+/// - with notifications (local directories), as soon as the file is **renamed into place**
+///   (`IN_MOVED_TO`) or **closed after writing** (`IN_CLOSE_WRITE`), with no write since;
+/// - otherwise (a file that was already there when the watch started, notifications off or
+///   lost, a hard link), once its size and modification time have **held still for the
+///   [settle time](Self::settle)** (default 1 s) across two polls;
+/// - objects in object stores at once: an upload appears whole.
+///
+/// Until then the file is remembered as *settling* (and holds the horizon down, so it is not
+/// forgotten however long it takes). A file that is written again after it was emitted is
+/// not read again (see the late-file rule); a reader with
+/// [`OnChange::ReadListed`](crate::read::OnChange::ReadListed) reads the bytes that were
+/// listed and refuses a last record that the file continues past them. Compare Spark's file
+/// source, which assumes files appear atomically and reads whatever it lists, and Vector,
+/// which tails files and so never needs them whole: this rule gives whole files without
+/// asking writers to rename.
+///
 /// # Notifications, and polling as the fallback
 ///
 /// Each DoFn instance keeps one watcher (`notify`: inotify on Linux) per watched root, shared by
@@ -185,6 +205,15 @@ impl ContinuousMatch {
         self
     }
 
+    /// How long a local file's size and modification time must hold still before it is read
+    /// (default 1 s; zero reads every listed file at once). A file that a notification shows
+    /// closed after writing, or renamed into place, is read at once: see "Files still being
+    /// written" above.
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.policy.settle = settle;
+        self
+    }
+
     /// Emits a file again when its modification time changes (default: once per path).
     pub fn match_updated_files(mut self, updates: bool) -> Self {
         self.policy.match_updated_files = updates;
@@ -276,14 +305,23 @@ impl ContinuousMatch {
         Ok(())
     }
 
-    /// When to be called again after a poll that leaves `next`.
-    fn delay(&self, next: &WatchState, notified: bool) -> Duration {
+    /// When to be called again after a poll at `now` that leaves `next`.
+    fn delay(&self, next: &WatchState, notified: bool, now: sdf_core::Timestamp) -> Duration {
         if next.has_deferred() {
-            Duration::ZERO
-        } else if notified {
+            return Duration::ZERO;
+        }
+        let wait = if notified {
             self.notify_check
         } else {
             self.poll_interval
+        };
+        match next.settle_due(self.policy.settle) {
+            // A file still settling is looked at again once it may have settled.
+            Some(due) => {
+                let until = due.as_micros().saturating_sub(now.as_micros()).max(0) as u64;
+                wait.min(Duration::from_micros(until).max(MIN_INTERVAL))
+            }
+            None => wait,
         }
     }
 }
@@ -340,7 +378,10 @@ impl SplittableDoFn for ContinuousMatch {
             let events = watched.events(self.policy.match_updated_files);
             let due = state
                 .last_poll()
-                .is_none_or(|last| last.saturating_add(self.poll_interval) <= now);
+                .is_none_or(|last| last.saturating_add(self.poll_interval) <= now)
+                || state
+                    .settle_due(self.policy.settle)
+                    .is_some_and(|due| due <= now);
             if events == state.events() && !due && !state.has_deferred() {
                 // Nothing happened: no listing, no claim; the runner checkpoints the whole
                 // restriction and calls again after the check interval.
@@ -348,16 +389,31 @@ impl SplittableDoFn for ContinuousMatch {
             }
             state.set_events(events);
         }
+        // Taken before the listing: a file closed after it may have been listed half-written.
+        let mark = watched.as_ref().map(|w| w.mark());
         let listing = list(&pattern, &ByteKeyRange::all(), self.options.list).await;
-        let round = state.poll(listing, now, &self.policy)?;
+        let complete = |file: &FileMetadata| match (&watched, mark) {
+            (Some(watched), Some(mark)) => watched.complete_before(&file.path, mark),
+            _ => false,
+        };
+        let round = state.poll_notified(listing, now, &self.policy, complete)?;
+        if round.settling > 0 {
+            tracing::debug!(
+                pattern = pattern.as_str(),
+                files = round.settling,
+                "files still being written: read once they are complete"
+            );
+        }
         if !tracker.try_claim(WatchPosition::Round(round.clone()))? {
             return Ok(ProcessContinuation::Stop);
         }
         self.emit(&pattern, &round, output, watermark).await?;
         match &round.next {
-            Some(next) => Ok(ProcessContinuation::resume_after(
-                self.delay(next, watched.is_some()),
-            )),
+            Some(next) => Ok(ProcessContinuation::resume_after(self.delay(
+                next,
+                watched.is_some(),
+                now,
+            ))),
             None => {
                 tracker.try_claim(WatchPosition::End)?;
                 Ok(ProcessContinuation::Stop)

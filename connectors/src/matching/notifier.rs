@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use notify::event::ModifyKind;
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 /// A watcher not read for this long is dropped (a live watch reads its watcher at every check).
@@ -40,8 +40,15 @@ pub(crate) struct Watched {
 }
 
 struct Counts {
-    /// Files created, renamed or removed, and anything the backend could not classify.
+    /// Files created, renamed, closed after writing or removed, and anything the backend could
+    /// not classify.
     structure: AtomicU64,
+    /// Numbers every event, so that a caller can tell what happened before a point.
+    seq: AtomicU64,
+    /// Per file below the root: whether its last event says it is complete (closed after
+    /// writing, or renamed into place), and that event's number. Bounded: cleared when full,
+    /// and the watch then waits for files to settle instead.
+    files: Mutex<HashMap<PathBuf, (bool, u64)>>,
     /// Files whose content or metadata changed.
     content: AtomicU64,
     /// The root itself went away: the watcher must be replaced.
@@ -52,6 +59,22 @@ impl Watched {
     /// Events so far: structural ones, plus content changes when `updates` (a match that emits
     /// changed files). Counters of different watchers never coincide, so a replaced watcher
     /// always reads as "something happened".
+    /// The number of the latest event: take it *before* listing, and ask
+    /// [`complete_before`](Self::complete_before) with it after.
+    pub(crate) fn mark(&self) -> u64 {
+        self.counts.seq.load(Ordering::Acquire)
+    }
+
+    /// Whether `path` was closed after writing (or renamed into place) by an event numbered at
+    /// most `mark`, with nothing happening to it since: a listing taken after `mark` saw the
+    /// whole file.
+    pub(crate) fn complete_before(&self, path: &Path, mark: u64) -> bool {
+        let files = self.counts.files.lock().unwrap_or_else(|e| e.into_inner());
+        files
+            .get(path)
+            .is_some_and(|&(complete, seq)| complete && seq <= mark)
+    }
+
     pub(crate) fn events(&self, updates: bool) -> u64 {
         self.last_used.store(elapsed_ms(), Ordering::Relaxed);
         let structure = self.counts.structure.load(Ordering::Acquire);
@@ -67,6 +90,8 @@ impl Watched {
         let base = NEXT_BASE.fetch_add(1 << 40, Ordering::Relaxed);
         let counts = Arc::new(Counts {
             structure: AtomicU64::new(base),
+            seq: AtomicU64::new(0),
+            files: Mutex::new(HashMap::new()),
             content: AtomicU64::new(0),
             broken: AtomicBool::new(false),
         });
@@ -90,20 +115,34 @@ impl Watched {
     }
 }
 
+/// At most this many files' completeness is remembered per root.
+const MAX_TRACKED_FILES: usize = 1 << 16;
+
 impl Counts {
     fn record(&self, root: &Path, event: notify::Result<Event>) {
         let event = match event {
             Ok(event) if !event.need_rescan() => event,
-            // A lost or unreadable event: count both, so that every watch lists again.
+            // A lost or unreadable event: count both, so that every watch lists again; what is
+            // known of files may be stale.
             _ => {
+                self.forget_files();
                 self.structure.fetch_add(1, Ordering::Release);
                 self.content.fetch_add(1, Ordering::Release);
                 return;
             }
         };
         match event.kind {
+            // Closed after writing: the file is complete, and a settling file can go now.
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                self.file_event(event.paths.last(), Some(true));
+                self.structure.fetch_add(1, Ordering::Release);
+            }
             EventKind::Access(_) => {}
-            EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Metadata(_)) => {
+            EventKind::Modify(ModifyKind::Data(_)) => {
+                self.file_event(event.paths.last(), Some(false));
+                self.content.fetch_add(1, Ordering::Release);
+            }
+            EventKind::Modify(ModifyKind::Metadata(_)) => {
                 self.content.fetch_add(1, Ordering::Release);
             }
             kind => {
@@ -112,9 +151,43 @@ impl Counts {
                 if root_gone {
                     self.broken.store(true, Ordering::Release);
                 }
+                match kind {
+                    // Renamed into place: written elsewhere, complete.
+                    EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => {
+                        self.file_event(event.paths.last(), Some(true))
+                    }
+                    EventKind::Create(_) => self.file_event(event.paths.last(), Some(false)),
+                    EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) => {
+                        self.file_event(event.paths.first(), None)
+                    }
+                    _ => self.file_event(event.paths.last(), Some(false)),
+                }
                 self.structure.fetch_add(1, Ordering::Release);
             }
         }
+    }
+
+    /// Records what an event says of `path`: complete, being written, or gone (`None`).
+    fn file_event(&self, path: Option<&PathBuf>, complete: Option<bool>) {
+        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
+        let Some(path) = path else { return };
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        match complete {
+            None => {
+                files.remove(path);
+            }
+            Some(complete) => {
+                if files.len() >= MAX_TRACKED_FILES && !files.contains_key(path) {
+                    files.clear();
+                }
+                files.insert(path.clone(), (complete, seq));
+            }
+        }
+    }
+
+    fn forget_files(&self) {
+        self.seq.fetch_add(1, Ordering::AcqRel);
+        self.files.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 

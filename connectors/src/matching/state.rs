@@ -48,7 +48,16 @@ pub struct WatchPolicy {
     pub admission: Admission,
     /// When to stop polling.
     pub termination: Termination,
+    /// How long a local file's size and modification time must hold still before it is taken
+    /// as complete (unless a notification said it was closed after writing or renamed into
+    /// place). Zero takes every listed file as complete. Objects in object stores are always
+    /// complete: an upload is atomic.
+    pub settle: Duration,
 }
+
+/// The default [`WatchPolicy::settle`]: Vector's default glob cool-down, long enough for a
+/// writer's buffered flushes, short enough to go unnoticed behind the poll interval.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
 
 impl Default for WatchPolicy {
     fn default() -> Self {
@@ -57,8 +66,18 @@ impl Default for WatchPolicy {
             match_updated_files: false,
             admission: Admission::default(),
             termination: Termination::Never,
+            settle: DEFAULT_SETTLE,
         }
     }
+}
+
+/// A file listed but not yet complete: how it looked, and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Settling {
+    size: u64,
+    modified: Timestamp,
+    /// The wall-clock time of the first poll that listed it with this size and time.
+    since: Timestamp,
 }
 
 /// The state of a continuous match: a cursor on modification times and the files remembered
@@ -80,6 +99,10 @@ pub struct WatchState {
     started: Option<Timestamp>,
     /// Wall-clock time of the last poll.
     last_poll: Option<Timestamp>,
+    /// New files not yet complete (still being written), not yet emitted: they hold the
+    /// horizon down until they are.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    settling: BTreeMap<RelPath, Settling>,
     /// The notification count the last poll started from (not persisted: a restored watch
     /// polls at once).
     #[serde(skip)]
@@ -106,7 +129,25 @@ impl WatchState {
     /// oldest file that admission control deferred.
     pub fn horizon(&self, allowance: Duration) -> Timestamp {
         let horizon = self.cursor.saturating_sub(allowance);
-        self.floor.map_or(horizon, |floor| horizon.min(floor))
+        let horizon = self.floor.map_or(horizon, |floor| horizon.min(floor));
+        self.settling
+            .values()
+            .map(|s| s.modified)
+            .fold(horizon, Timestamp::min)
+    }
+
+    /// How many new files are waiting to be complete.
+    pub fn settling(&self) -> usize {
+        self.settling.len()
+    }
+
+    /// When the file that has waited longest will have held still for `settle`: a poll is due
+    /// then, notifications or not.
+    pub fn settle_due(&self, settle: Duration) -> Option<Timestamp> {
+        self.settling
+            .values()
+            .map(|s| s.since.saturating_add(settle))
+            .min()
     }
 
     /// How many files are remembered.
@@ -141,13 +182,32 @@ impl WatchState {
     /// within the admission limits. A remembered path's time is refreshed, so a file that keeps
     /// changing stays remembered. After the poll, the cursor moves up and remembered files
     /// below the new horizon are forgotten.
+    ///
+    /// A new local file is emitted only once it is complete: its size and modification time
+    /// were the same at a poll at least [`WatchPolicy::settle`] earlier (it is remembered as
+    /// settling meanwhile, and holds the horizon down). [`poll_notified`](Self::poll_notified)
+    /// also takes the files a notification said are complete.
     pub fn poll<E>(
         &self,
         listing: impl IntoIterator<Item = Result<ListedFile, E>>,
         now: Timestamp,
         policy: &WatchPolicy,
     ) -> Result<PollRound, E> {
+        self.poll_notified(listing, now, policy, |_| false)
+    }
+
+    /// [`poll`](Self::poll), where `complete(file)` says whether a notification showed `file`
+    /// closed after its last write or renamed into place: such a file needs no settle time.
+    pub fn poll_notified<E>(
+        &self,
+        listing: impl IntoIterator<Item = Result<ListedFile, E>>,
+        now: Timestamp,
+        policy: &WatchPolicy,
+        complete: impl Fn(&FileMetadata) -> bool,
+    ) -> Result<PollRound, E> {
         let horizon = self.horizon(policy.late_allowance);
+        let mut settling = BTreeMap::new();
+        let mut still_settling = 0;
         let mut seen = self.seen.clone();
         let mut cursor = self.cursor;
         let mut selection = Selection::new(policy.admission);
@@ -165,7 +225,20 @@ impl WatchState {
                     cursor = cursor.max(modified.min(now));
                 }
                 Some(known) if *known == modified => {}
-                _ => selection.offer(rel, file),
+                _ => match self.settled(&rel, &file, now, policy, &complete) {
+                    Ok(()) => selection.offer(rel, file),
+                    Err(since) => {
+                        still_settling += 1;
+                        settling.insert(
+                            rel,
+                            Settling {
+                                size: file.size,
+                                modified,
+                                since,
+                            },
+                        );
+                    }
+                },
             }
         }
         let (admitted, floor) = selection.finish();
@@ -185,17 +258,44 @@ impl WatchState {
             },
             started: self.started.or(Some(now)),
             last_poll: Some(now),
+            settling,
             events: self.events,
         };
         let forget_below = next.horizon(policy.late_allowance);
         next.seen.retain(|_, modified| *modified >= forget_below);
-        let stop = floor.is_none() && policy.termination.reached(&next, now);
+        let stop = floor.is_none() && still_settling == 0 && policy.termination.reached(&next, now);
         Ok(PollRound {
             poll: self.polls,
             files: admitted.into_iter().map(|(_, file)| file).collect(),
             below_horizon,
+            settling: still_settling,
             next: (!stop).then_some(next),
         })
+    }
+
+    /// `Ok` if `file` (new, at or above the horizon) is complete; otherwise since when it has
+    /// looked as it does now.
+    fn settled(
+        &self,
+        rel: &RelPath,
+        file: &FileMetadata,
+        now: Timestamp,
+        policy: &WatchPolicy,
+        complete: impl Fn(&FileMetadata) -> bool,
+    ) -> Result<(), Timestamp> {
+        if policy.settle.is_zero() || file.is_remote() || complete(file) {
+            return Ok(());
+        }
+        match self.settling.get(rel) {
+            Some(s) if s.size == file.size && s.modified == file.modified => {
+                if s.since.saturating_add(policy.settle) <= now {
+                    Ok(())
+                } else {
+                    Err(s.since)
+                }
+            }
+            _ => Err(now),
+        }
     }
 }
 
@@ -208,6 +308,8 @@ pub struct PollRound {
     pub files: Vec<FileMetadata>,
     /// Files listed but modified before the horizon: forgotten, or too late to be caught.
     pub below_horizon: u64,
+    /// New files not emitted because they are not complete yet (still being written).
+    pub settling: u64,
     /// The state to poll from next; `None` when the watch terminates.
     pub next: Option<WatchState>,
 }

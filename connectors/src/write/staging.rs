@@ -53,8 +53,10 @@ impl Closed {
     }
 }
 
-/// What tells a published file from another file of the same name: its device, inode and
-/// length (a rename keeps all three). Where the platform has no inodes, the length alone.
+/// What tells a published file from another file of the same name: its device, inode, length
+/// and modification time (a rename keeps all four; a file written in its place has another
+/// time, even where the file system reuses the inode number). Where the platform has no inodes,
+/// the length and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileIdentity {
     /// The device.
@@ -63,10 +65,18 @@ pub struct FileIdentity {
     pub ino: u64,
     /// The length in bytes.
     pub len: u64,
+    /// The modification time, in nanoseconds since the Unix epoch (0 if unknown).
+    #[serde(default)]
+    pub modified_ns: u64,
 }
 
 impl FileIdentity {
     pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
+        let modified_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
@@ -74,6 +84,7 @@ impl FileIdentity {
                 dev: meta.dev(),
                 ino: meta.ino(),
                 len: meta.len(),
+                modified_ns,
             }
         }
         #[cfg(not(unix))]
@@ -81,6 +92,7 @@ impl FileIdentity {
             dev: 0,
             ino: 0,
             len: meta.len(),
+            modified_ns,
         }
     }
 }

@@ -27,10 +27,12 @@ fn names(round: &PollRound) -> Vec<String> {
         .collect()
 }
 
+/// Every listed file complete (the settle rule has tests of its own below).
 fn policy(allowance_s: u64) -> WatchPolicy {
     WatchPolicy {
         late_allowance: Duration::from_secs(allowance_s),
         admission: Admission::unlimited(),
+        settle: Duration::ZERO,
         ..WatchPolicy::default()
     }
 }
@@ -247,4 +249,90 @@ fn the_state_survives_json() {
     );
     let back: WatchState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(back, s);
+}
+
+fn settling(settle_s: u64) -> WatchPolicy {
+    WatchPolicy {
+        settle: Duration::from_secs(settle_s),
+        ..policy(60)
+    }
+}
+
+#[test]
+fn a_file_still_being_written_waits_until_it_holds_still() {
+    let p = settling(2);
+    // First seen at 100, growing: not emitted, remembered as settling.
+    let (out, s) = poll(&WatchState::new(), vec![file("a", 100, 10)], 100, &p);
+    assert!(out.is_empty());
+    assert_eq!(s.settling(), 1);
+    assert_eq!(s.settle_due(p.settle), Some(at(102)));
+    let (out, s) = poll(&s, vec![file("a", 101, 20)], 101, &p);
+    assert!(out.is_empty(), "it grew");
+    let (out, s) = poll(&s, vec![file("a", 101, 20)], 102, &p);
+    assert!(out.is_empty(), "unchanged for 1 s only");
+    let (out, s) = poll(&s, vec![file("a", 101, 20)], 103, &p);
+    assert_eq!(out, ["a"], "unchanged for 2 s");
+    assert_eq!(s.settling(), 0);
+    let (out, _) = poll(&s, vec![file("a", 101, 20)], 104, &p);
+    assert!(out.is_empty(), "once");
+}
+
+#[test]
+fn a_settling_file_is_never_forgotten_and_a_vanished_one_is_dropped() {
+    let p = settling(1);
+    let (_, s) = poll(&WatchState::new(), vec![file("slow", 100, 1)], 100, &p);
+    // Newer files move the cursor far past the late allowance while `slow` keeps growing.
+    let (out, s) = poll(&s, vec![file("slow", 150, 2), file("new", 300, 1)], 300, &p);
+    assert!(out.is_empty());
+    assert!(
+        s.horizon(p.late_allowance) <= at(150),
+        "held down by the settling file"
+    );
+    let (out, s) = poll(&s, vec![file("slow", 150, 2), file("new", 300, 1)], 301, &p);
+    assert_eq!(out, ["slow", "new"]);
+    let (_, s) = poll(&s, vec![file("gone", 400, 1)], 400, &p);
+    let (_, s) = poll(&s, vec![], 401, &p);
+    assert_eq!(
+        s.settling(),
+        0,
+        "a file deleted while settling is not waited for"
+    );
+}
+
+#[test]
+fn a_file_known_complete_and_objects_need_no_settle_time() {
+    let p = settling(5);
+    let round = WatchState::new()
+        .poll_notified(
+            vec![file("closed", 100, 1), file("open", 100, 1)],
+            at(100),
+            &p,
+            |f| f.path.ends_with("closed"),
+        )
+        .unwrap();
+    assert_eq!(names(&round), ["closed"]);
+    let object = Ok::<_, Infallible>(ListedFile {
+        rel: RelPath::from("a.csv"),
+        file: FileMetadata {
+            path: PathBuf::from("s3://bucket/a.csv"),
+            size: 1,
+            modified: at(100),
+        },
+    });
+    let round = WatchState::new().poll(vec![object], at(100), &p).unwrap();
+    assert_eq!(round.files.len(), 1, "an upload appears whole");
+}
+
+#[test]
+fn termination_waits_for_settling_files() {
+    let p = WatchPolicy {
+        termination: Termination::AfterPollsWithoutNewFile(1),
+        ..settling(1)
+    };
+    let round = WatchState::new()
+        .poll(vec![file("a", 100, 1)], at(100), &p)
+        .unwrap();
+    let s = round.next.expect("a settling file keeps the watch going");
+    let round = s.poll(vec![file("a", 100, 1)], at(101), &p).unwrap();
+    assert_eq!(names(&round), ["a"]);
 }

@@ -30,6 +30,7 @@ impl ScriptFixture {
                 late_allowance: Duration::from_secs(60),
                 admission: Admission::unlimited(),
                 termination: Termination::AfterPollsWithoutNewFile(2),
+                settle: Duration::ZERO,
                 ..WatchPolicy::default()
             },
         }
