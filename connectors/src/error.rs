@@ -208,6 +208,20 @@ pub enum Error {
         /// Advice on the policy that would have allowed it, or nothing.
         hint: &'static str,
     },
+    /// A file read as listed ([`OnChange::ReadListed`](crate::read::OnChange::ReadListed))
+    /// ends, at its listed size, inside a record that the file now continues past it: the file
+    /// was written to after it was listed, and the record read would be cut.
+    #[error(
+        "{at}: the last record is cut: the file was listed with {listed} bytes, but it has grown \
+         since and the record continues past that. It was still being written when it was \
+         listed: write files elsewhere and rename them into place, or wait until they are whole"
+    )]
+    CutRecord {
+        /// Where the cut record starts.
+        at: Location,
+        /// The listed size.
+        listed: u64,
+    },
     /// A record is longer than the reader's maximum record length.
     #[error(
         "the record at {at} is longer than {limit} bytes: raise the maximum record length, or \
@@ -348,6 +362,7 @@ impl Error {
         matches!(
             self,
             Error::RecordTooLong { .. }
+                | Error::CutRecord { .. }
                 | Error::LineTooLong { .. }
                 | Error::BadRecord { .. }
                 | Error::BadFile { .. }

@@ -115,12 +115,20 @@ fn appended_or_rewritten_files_fail_by_default_and_read_as_listed_on_request() {
     let err = run_to_completion(&ReadText::new(), &file).unwrap_err();
     assert!(matches!(err, sdf_core::Error::User { .. }));
     assert!(err.to_string().contains("grew"), "{err}");
-    // As listed: the first `size` bytes, the cut record included.
+    // As listed: the first `size` bytes, but never the record the listing cut in two (it was
+    // being written): the call fails, permanently, naming where the cut record starts.
     let read = ReadText::new().on_change(OnChange::ReadListed);
-    assert_eq!(
-        run_to_completion(&read, &file).unwrap(),
-        ["one", "two", "three-partial"]
+    let err = run_to_completion(&read, &file).unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("log.txt") && text.contains("byte 8") && text.contains("cut"),
+        "{text}"
     );
+    // Listed up to a newline, then appended to: the listed records are whole.
+    let whole = dir.file("whole.txt", "one\ntwo\n");
+    std::fs::write(&whole.path, "one\ntwo\nthree\n").unwrap();
+    assert_eq!(run_to_completion(&read, &whole).unwrap(), ["one", "two"]);
 
     // Same size, new content: only the modification time tells.
     let file = dir.file("same.txt", "aaaa\n");

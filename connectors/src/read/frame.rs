@@ -309,6 +309,8 @@ impl Framer {
                 Found::QuotedNewline => return Ok(Framed::QuotedNewline),
                 Found::Not { resume } if self.eof => {
                     let _ = resume;
+                    // A last record without its delimiter: whole only if the file ends here.
+                    src.check_last_record(self.base + self.start as u64)?;
                     let record = (self.start, self.strip_cr(self.start, self.end));
                     self.start = self.end;
                     return Ok(self.framed(record, skipping, skip_long));

@@ -28,8 +28,9 @@ pub enum OnChange {
     #[default]
     Fail,
     /// Read the listed bytes `[0, size)` as long as the file is at least that long: bytes
-    /// appended after the listing are ignored (follow growing files with a tailing reader), and a
-    /// record cut by the listed size ends there.
+    /// appended after the listing are ignored (follow growing files with a tailing reader). A
+    /// last record that the listed size cuts (no delimiter at the listed end, and the file now
+    /// continues) is never emitted as a record: it is [`Error::CutRecord`].
     ReadListed,
 }
 
@@ -168,6 +169,28 @@ impl Source {
         };
         self.pos += n as u64;
         Ok(n)
+    }
+
+    /// Refuses a record that starts at `record` and ends at the listed end of a file read as
+    /// listed, when the file now holds more bytes: the record continues past the listing.
+    pub(crate) fn check_last_record(&self, record: u64) -> Result<()> {
+        if self.on_change != OnChange::ReadListed || self.decoder.is_some() {
+            return Ok(());
+        }
+        let len = match &self.bytes {
+            Bytes::Local(file) => file
+                .metadata()
+                .map_err(|e| Error::io("checking", &self.meta.path, Some(record), e))?
+                .len(),
+            Bytes::Remote(object) => object.head(record)?.0,
+        };
+        if len > self.meta.size {
+            return Err(Error::CutRecord {
+                at: self.at(record),
+                listed: self.meta.size,
+            });
+        }
+        Ok(())
     }
 
     /// Checks the open file against its listing (at the start and at the end of a call).
