@@ -43,8 +43,8 @@ pub use read::{ReadCsv, ReadJsonLines, ReadText};
 #[cfg(feature = "sonic")]
 pub use sonic_rs;
 pub use tail::{
-    FileId, SizeEstimate, StartAt, TailFile, TailLine, TailPosition, TailRange, TailTracker,
-    Truncation,
+    FileId, LineCheck, SizeEstimate, StartAt, TailFile, TailLine, TailPosition, TailRange,
+    TailTracker, Truncation,
 };
 pub use write::{
     Csv, EncodeError, FileFormat, FileIdentity, FileNaming, Json, StagedFile, Text, WriteCommit,

@@ -137,6 +137,28 @@ fn truncation_restarts_from_the_new_content_by_default() {
     assert_eq!((call.lines[0].generation, call.lines[0].offset), (2, 0));
 }
 
+/// `: > a.log; echo t1 >> a.log` within one poll: the file grew past the old position again,
+/// so its size alone does not tell. The fingerprint of the last line read does.
+#[test]
+fn a_truncation_the_file_grew_past_within_one_poll_is_seen_by_its_fingerprint() {
+    let dir = TempDir::new("tail-truncate-regrow");
+    let log = dir.join("a.log");
+    append(&log, "x\n");
+    let mut f = Follower::new(tail(), &log);
+    assert_eq!(f.lines(), ["x"]);
+    fs::write(&log, "").unwrap();
+    append(&log, "t1\n");
+    let call = f.poll().unwrap();
+    assert_eq!(call.texts(), ["t1"], "t1 starts before the old position 2");
+    assert_eq!((call.lines[0].generation, call.lines[0].offset), (1, 0));
+    // The same bytes written again are the same file as far as anyone can tell: no restart.
+    append(&log, "t2\n");
+    assert_eq!(f.lines(), ["t2"]);
+    // Rewritten longer, different content before the position.
+    fs::write(&log, "rewritten and longer\nmore\n").unwrap();
+    assert_eq!(f.lines(), ["rewritten and longer", "more"]);
+}
+
 #[test]
 fn truncation_fails_naming_the_path_and_offset_when_asked() {
     let dir = TempDir::new("tail-truncate-fail");

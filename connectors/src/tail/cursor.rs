@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::tracker::{FileId, MAX_LINE_START};
+use super::tracker::{FileId, LineCheck, MAX_LINE_START};
 use crate::error::{Error, Result};
 
 /// A file of one generation, read line by line.
@@ -28,8 +28,12 @@ pub(crate) struct Cursor {
 
 /// What [`Cursor::next`] found.
 pub(crate) enum Next {
-    /// A complete line starting at byte `start`.
-    Line { start: u64, text: String },
+    /// A complete line starting at byte `start`, with its fingerprint.
+    Line {
+        start: u64,
+        text: String,
+        check: LineCheck,
+    },
     /// No complete line for now; see [`Cursor::partial`].
     End,
 }
@@ -83,6 +87,19 @@ impl Cursor {
         self.pos.unwrap_or(self.from)
     }
 
+    /// Whether the file still holds the line `check` fingerprints (a file truncated and written
+    /// again past it does not).
+    pub fn still_holds(&self, check: &LineCheck) -> Result<bool> {
+        let from = check.from();
+        let mut bytes = vec![0; (check.end - from) as usize];
+        if self.size()? < check.end {
+            return Ok(false);
+        }
+        read_at(self.reader.get_ref(), &mut bytes, from)
+            .map_err(|e| Error::io("reading", &self.path, Some(from), e))?;
+        Ok(xxhash_rust::xxh64::xxh64(&bytes, 0) == check.hash)
+    }
+
     /// The file's current size.
     pub fn size(&self) -> Result<u64> {
         let meta = self.reader.get_ref().metadata();
@@ -127,6 +144,7 @@ impl Cursor {
             return Ok(Next::Line {
                 start,
                 text: decode(&self.buf),
+                check: LineCheck::of(start, &self.buf),
             });
         }
         if n > max {
@@ -183,6 +201,20 @@ impl Cursor {
             next => Ok(End::Rotated { next }),
         }
     }
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`, leaving the file's position alone.
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Reads exactly `buf.len()` bytes at `offset` (moves the position of a cloned handle).
+#[cfg(not(unix))]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    let mut file = file.try_clone()?;
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }
 
 /// A line's text: without its `\n` or `\r\n`; invalid UTF-8 replaced by U+FFFD.

@@ -197,6 +197,7 @@ impl SplittableDoFn for TailFile {
             range: OffsetRange::new(0, i64::MAX),
             file: None,
             until_eof: self.until_eof,
+            before: None,
         })
     }
 

@@ -7,4 +7,4 @@ mod read;
 mod tracker;
 
 pub use dofn::{StartAt, TailFile, TailLine, Truncation};
-pub use tracker::{FileId, SizeEstimate, TailPosition, TailRange, TailTracker};
+pub use tracker::{FileId, LineCheck, SizeEstimate, TailPosition, TailRange, TailTracker};

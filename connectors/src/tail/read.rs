@@ -8,7 +8,7 @@ use sdf_core::{Output, ProcessContinuation, SharedTracker};
 
 use super::cursor::{Cursor, End, Next, locate, open_current};
 use super::dofn::{TailFile, TailLine, Truncation};
-use super::tracker::{FileId, MAX_GENERATION, TailPosition, TailTracker};
+use super::tracker::{FileId, LineCheck, MAX_GENERATION, TailPosition, TailTracker};
 use crate::error::{Error, Result};
 use crate::file::FileMetadata;
 
@@ -34,8 +34,8 @@ impl Tail<'_, '_> {
         };
         loop {
             match cursor.next(self.options.max_line_bytes)? {
-                Next::Line { start, text } => {
-                    if !self.emit(&cursor, start, text).await? {
+                Next::Line { start, text, check } => {
+                    if !self.emit(&cursor, start, text, Some(check)).await? {
                         return Ok(ProcessContinuation::Stop);
                     }
                 }
@@ -76,6 +76,14 @@ impl Tail<'_, '_> {
         let cursor = Cursor::open(file, at, id, generation, from)?;
         let size = cursor.size()?;
         if size < cursor.needed() {
+            return self.truncated(cursor, size);
+        }
+        // Resuming after a line read before: the file must still hold it, or it was truncated
+        // and written again past that point within one poll.
+        if let Some(check) = restriction.before
+            && TailPosition::byte_of(start) == Some(check.start + 1)
+            && !cursor.still_holds(&check)?
+        {
             return self.truncated(cursor, size);
         }
         self.estimate(&cursor, size);
@@ -121,6 +129,7 @@ impl Tail<'_, '_> {
     /// The file is shorter than what was read: the policy decides.
     fn truncated(&mut self, mut cursor: Cursor, size: u64) -> sdf_core::Result<Step> {
         let offset = cursor.needed();
+        // A file shorter than what was read, or no longer holding the last line read.
         if self.options.truncation == Truncation::Fail {
             return Err(Error::Truncated {
                 path: self.input.path.clone(),
@@ -197,7 +206,20 @@ impl Tail<'_, '_> {
     }
 
     fn claim(&mut self, offset: i64, file: FileId) -> sdf_core::Result<bool> {
-        Ok(self.tracker.try_claim(TailPosition { offset, file })?)
+        self.claim_line(offset, file, None)
+    }
+
+    fn claim_line(
+        &mut self,
+        offset: i64,
+        file: FileId,
+        check: Option<LineCheck>,
+    ) -> sdf_core::Result<bool> {
+        Ok(self.tracker.try_claim(TailPosition {
+            offset,
+            file,
+            check,
+        })?)
     }
 
     fn estimate(&self, cursor: &Cursor, size: u64) {
@@ -207,9 +229,15 @@ impl Tail<'_, '_> {
 
     /// Claims and emits the line at byte `start` of `cursor`'s file; `false` if the claim was
     /// refused (the rest of the work belongs to someone else).
-    async fn emit(&mut self, cursor: &Cursor, start: u64, line: String) -> sdf_core::Result<bool> {
+    async fn emit(
+        &mut self,
+        cursor: &Cursor,
+        start: u64,
+        line: String,
+        check: Option<LineCheck>,
+    ) -> sdf_core::Result<bool> {
         let offset = TailPosition::line_offset(cursor.generation, start);
-        if !self.claim(offset, cursor.id)? {
+        if !self.claim_line(offset, cursor.id, check)? {
             return Ok(false);
         }
         let record = TailLine {
@@ -224,7 +252,7 @@ impl Tail<'_, '_> {
 
     async fn emit_partial(&mut self, cursor: &Cursor) -> sdf_core::Result<bool> {
         match cursor.partial() {
-            Some((start, line)) => self.emit(cursor, start, line).await,
+            Some((start, line)) => self.emit(cursor, start, line, None).await,
             None => Ok(true),
         }
     }

@@ -80,6 +80,43 @@ pub struct TailPosition {
     pub offset: i64,
     /// The file holding it.
     pub file: FileId,
+    /// For a line: its fingerprint, which a residual starting after it carries.
+    pub check: Option<LineCheck>,
+}
+
+/// The fingerprint of a line already read: where it starts and ends, and a hash of its last
+/// bytes (at most [`LineCheck::MAX_BYTES`]). A tail that resumes after the line reads them again
+/// and compares: a file truncated and written again past the old position (`: > log; echo x >>
+/// log` within one poll) no longer holds them, and is followed from its start again instead of
+/// losing the new lines before the old position (Vector fingerprints files the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineCheck {
+    /// The byte the line starts at.
+    pub start: u64,
+    /// The byte after its newline.
+    pub end: u64,
+    /// XXH64 of the bytes `[max(start, end − MAX_BYTES), end)`.
+    pub hash: u64,
+}
+
+impl LineCheck {
+    /// At most this many bytes of a line are fingerprinted (the end of it, newline included).
+    pub const MAX_BYTES: u64 = 256;
+
+    /// The fingerprint of `line` (newline included), which starts at byte `start`.
+    pub fn of(start: u64, line: &[u8]) -> LineCheck {
+        let keep = line.len().min(Self::MAX_BYTES as usize);
+        LineCheck {
+            start,
+            end: start + line.len() as u64,
+            hash: xxhash_rust::xxh64::xxh64(&line[line.len() - keep..], 0),
+        }
+    }
+
+    /// Where the fingerprinted bytes start.
+    pub fn from(&self) -> u64 {
+        self.start.max(self.end.saturating_sub(Self::MAX_BYTES))
+    }
 }
 
 impl TailPosition {
@@ -91,6 +128,7 @@ impl TailPosition {
             ino: 0,
             born: 0,
         },
+        check: None,
     };
 
     /// The marker position of `generation`.
@@ -127,6 +165,10 @@ pub struct TailRange {
     /// Read what exists and stop (a finished file, or a draining pipeline), instead of
     /// waiting for more.
     pub until_eof: bool,
+    /// The fingerprint of the line just before `range.start()`, when the range resumes after
+    /// a line already read (a checkpoint's residual): checked before reading on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<LineCheck>,
 }
 
 /// The end estimate of a tail: the position after the last byte of the current file, set by
@@ -160,16 +202,18 @@ impl RangeEndEstimator for SizeEstimate {
 /// [0, MAX) of file A, claimed the marker and the line at byte 0, checkpoint → the residual
 /// continues file A:
 /// ```
-/// use sdf_connectors::{FileId, SizeEstimate, TailPosition, TailRange, TailTracker};
+/// use sdf_connectors::{FileId, LineCheck, SizeEstimate, TailPosition, TailRange, TailTracker};
 /// use sdf_core::{OffsetRange, RestrictionTracker};
 /// let a = FileId { dev: 1, ino: 7, born: 0 };
-/// let range = TailRange { range: OffsetRange::new(0, i64::MAX), file: None, until_eof: false };
+/// let range = TailRange { range: OffsetRange::new(0, i64::MAX), file: None, until_eof: false, before: None };
 /// let mut t = TailTracker::new(range, SizeEstimate::default());
-/// assert!(t.try_claim(TailPosition { offset: TailPosition::marker(0), file: a })?);
-/// assert!(t.try_claim(TailPosition { offset: TailPosition::line_offset(0, 0), file: a })?);
+/// assert!(t.try_claim(TailPosition { offset: TailPosition::marker(0), file: a, check: None })?);
+/// let line = LineCheck::of(0, b"hello\n");
+/// assert!(t.try_claim(TailPosition { offset: TailPosition::line_offset(0, 0), file: a, check: Some(line) })?);
 /// let split = t.try_split(0.0)?.unwrap();
 /// assert_eq!(split.residual.range, OffsetRange::new(2, i64::MAX));
 /// assert_eq!(split.residual.file, Some(a));
+/// assert_eq!(split.residual.before, Some(line), "checked when the residual resumes");
 /// assert_eq!(split.primary.file, None);
 /// # Ok::<(), sdf_core::TrackerError>(())
 /// ```
@@ -178,7 +222,8 @@ pub struct TailTracker<E = SizeEstimate> {
     inner: GrowableOffsetRangeTracker<E>,
     start_file: Option<FileId>,
     until_eof: bool,
-    last: Option<(i64, FileId)>,
+    before: Option<LineCheck>,
+    last: Option<TailPosition>,
 }
 
 impl<E: RangeEndEstimator> TailTracker<E> {
@@ -188,6 +233,7 @@ impl<E: RangeEndEstimator> TailTracker<E> {
             inner: GrowableOffsetRangeTracker::with_range(range.range, estimator),
             start_file: range.file,
             until_eof: range.until_eof,
+            before: range.before,
             last: None,
         }
     }
@@ -202,18 +248,39 @@ impl<E: RangeEndEstimator> TailTracker<E> {
     fn file_at(&self, offset: i64) -> Option<FileId> {
         let start = self.inner.current_restriction().start();
         let (known, file) = match self.last {
-            Some((at, file)) => (at, Some(file)),
+            Some(last) => (last.offset, Some(last.file)),
             None => (start, self.start_file),
         };
         let same = TailPosition::generation_of(known) == TailPosition::generation_of(offset);
         if same { file } else { None }
     }
 
-    fn restriction(&self, range: OffsetRange, file: Option<FileId>) -> TailRange {
+    /// The fingerprint of the line just before `offset`, if the last claim (or the start) is
+    /// that line.
+    fn check_before(&self, offset: i64) -> Option<LineCheck> {
+        let (at, check) = match self.last {
+            Some(last) => (last.offset, last.check),
+            None => (self.inner.current_restriction().start(), self.before),
+        };
+        match self.last {
+            // Resuming right after the last line claimed.
+            Some(_) => (offset == at + 1).then_some(check).flatten(),
+            // Nothing claimed: the start's own fingerprint, if the split keeps the start.
+            None => (offset == at).then_some(check).flatten(),
+        }
+    }
+
+    fn restriction(
+        &self,
+        range: OffsetRange,
+        file: Option<FileId>,
+        before: Option<LineCheck>,
+    ) -> TailRange {
         TailRange {
             range,
             file,
             until_eof: self.until_eof,
+            before,
         }
     }
 }
@@ -226,7 +293,7 @@ impl<E: RangeEndEstimator> RestrictionTracker for TailTracker<E> {
     fn try_claim(&mut self, position: TailPosition) -> Result<bool, TrackerError> {
         let claimed = self.inner.try_claim(position.offset)?;
         if claimed {
-            self.last = Some((position.offset, position.file));
+            self.last = Some(position);
         }
         Ok(claimed)
     }
@@ -236,14 +303,19 @@ impl<E: RangeEndEstimator> RestrictionTracker for TailTracker<E> {
             return Ok(None);
         };
         let residual_file = self.file_at(split.residual.start());
+        let residual_before = self.check_before(split.residual.start());
         Ok(Some(SplitResult {
-            primary: self.restriction(split.primary, self.start_file),
-            residual: self.restriction(split.residual, residual_file),
+            primary: self.restriction(split.primary, self.start_file, self.before),
+            residual: self.restriction(split.residual, residual_file, residual_before),
         }))
     }
 
     fn current_restriction(&self) -> TailRange {
-        self.restriction(self.inner.current_restriction(), self.start_file)
+        self.restriction(
+            self.inner.current_restriction(),
+            self.start_file,
+            self.before,
+        )
     }
 
     fn check_done(&self) -> Result<(), TrackerError> {

@@ -19,6 +19,7 @@ fn sample() -> Vec<TailPosition> {
     let at = |g, b: Option<u64>, file| TailPosition {
         offset: b.map_or(TailPosition::marker(g), |b| TailPosition::line_offset(g, b)),
         file,
+        check: b.map(|b| LineCheck::of(b, b"a line\n")),
     };
     vec![
         at(0, None, A),
@@ -53,6 +54,7 @@ impl TrackerFixture for TailFixture {
         Some(TailPosition {
             offset: r.range.end(),
             file: B,
+            check: None,
         })
     }
 }
@@ -62,6 +64,7 @@ fn range(start: i64, end: i64, file: Option<FileId>) -> TailRange {
         range: OffsetRange::new(start, end),
         file,
         until_eof: false,
+        before: None,
     }
 }
 
