@@ -397,6 +397,14 @@ impl SplittableDoFn for ContinuousMatch {
             _ => false,
         };
         let round = state.poll_notified(listing, now, &self.policy, complete)?;
+        if let Some(path) = &round.first_changed {
+            tracing::warn!(
+                files = round.changed_after_emit,
+                example = %path.display(),
+                "files were modified after they were read; a watch reads each file once, so \
+                 the changes are not read (follow growing files with a tail instead)"
+            );
+        }
         if round.settling > 0 {
             tracing::debug!(
                 pattern = pattern.as_str(),

@@ -174,6 +174,8 @@ impl WatchState {
     }
 
     /// One poll: from the listing (any order), the files to emit and the state after them.
+    /// Files emitted before and modified since are counted in
+    /// [`PollRound::changed_after_emit`].
     /// Pure: the same state, listing, time and policy give the same round.
     ///
     /// A listed file is emitted when its modification time is at or above
@@ -208,6 +210,7 @@ impl WatchState {
         let horizon = self.horizon(policy.late_allowance);
         let mut settling = BTreeMap::new();
         let mut still_settling = 0;
+        let (mut changed, mut first_changed) = (0, None);
         let mut seen = self.seen.clone();
         let mut cursor = self.cursor;
         let mut selection = Selection::new(policy.admission);
@@ -221,6 +224,10 @@ impl WatchState {
             }
             match seen.get_mut(&rel) {
                 Some(known) if !policy.match_updated_files => {
+                    if *known != modified {
+                        changed += 1;
+                        first_changed.get_or_insert_with(|| file.path.clone());
+                    }
                     *known = modified;
                     cursor = cursor.max(modified.min(now));
                 }
@@ -269,6 +276,8 @@ impl WatchState {
             files: admitted.into_iter().map(|(_, file)| file).collect(),
             below_horizon,
             settling: still_settling,
+            changed_after_emit: changed,
+            first_changed,
             next: (!stop).then_some(next),
         })
     }
@@ -310,6 +319,13 @@ pub struct PollRound {
     pub below_horizon: u64,
     /// New files not emitted because they are not complete yet (still being written).
     pub settling: u64,
+    /// Files emitted before whose modification time changed since the last poll: their
+    /// changes are not read (without `match_updated_files`, a file is read once).
+    #[serde(default)]
+    pub changed_after_emit: u64,
+    /// One of them, for the warning.
+    #[serde(default)]
+    pub first_changed: Option<std::path::PathBuf>,
     /// The state to poll from next; `None` when the watch terminates.
     pub next: Option<WatchState>,
 }

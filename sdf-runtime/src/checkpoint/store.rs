@@ -168,6 +168,34 @@ impl DirectoryStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Forgets every checkpoint (the latest, the previous one, a temporary one): a pipeline
+    /// started on the store begins afresh. Returns how many files it removed.
+    pub fn clear(&self) -> Result<usize, CheckpointError> {
+        let mut removed = 0;
+        for name in [Self::FILE, Self::PREVIOUS, "checkpoint.json.tmp"] {
+            let path = self.dir.join(name);
+            match fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(CheckpointError::Io {
+                        path,
+                        what: "removing",
+                        source,
+                    });
+                }
+            }
+        }
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|source| CheckpointError::Io {
+                path: self.dir.clone(),
+                what: "syncing the directory",
+                source,
+            })?;
+        Ok(removed)
+    }
 }
 
 /// Takes the lock of `dir` and writes who holds it into the lock file.

@@ -14,6 +14,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod exit;
 mod read;
 mod report;
 mod sinks;
@@ -32,7 +33,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Patterns: `*` and `?` within a name, `[abc]`, `{a,b}`, `**` for any depth. Quote them, so the
 /// shell does not expand them first. Set RUST_LOG=info (or debug) to see what the runtime does.
 #[derive(Debug, Parser)]
-#[command(name = "sdf", version, propagate_version = true)]
+#[command(name = "sdf", version, propagate_version = true, after_help = exit::EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,14 +45,19 @@ enum Command {
     ///
     /// Prints the records on stdout, or writes them to --out, or only counts them with
     /// --count. On a terminal a progress bar shows bytes read; a summary follows on stderr.
+    #[command(after_help = exit::EXIT_CODES)]
     Read(read::ReadArgs),
     /// Ingest files that keep arriving: read each new file once, into --out, exactly once.
     ///
     /// State is kept in --state: after Ctrl-C, SIGTERM or a crash (even kill -9), run the same
     /// command again and it resumes where it stopped, with no record lost or written twice.
-    /// New files should appear whole (written elsewhere, then renamed into place).
+    /// A file is read once it is complete: renamed into place or closed after writing, or
+    /// unchanged for --settle. A file that cannot be read stops the watch (--on-error fail) or
+    /// is listed in --dead-letter; either way a restart goes on without it.
+    #[command(after_help = exit::EXIT_CODES)]
     Watch(watch::WatchArgs),
     /// Follow growing files (and new ones) and print their new lines, like `tail -F`.
+    #[command(after_help = exit::EXIT_CODES)]
     Tail(tail::TailArgs),
 }
 
@@ -118,11 +124,15 @@ fn main() -> ExitCode {
             Command::Tail(args) => tail::run(args).await,
         }
     });
+    // Every worker has stopped when a command returns (the executor waits for them), so the
+    // runtime is never torn down under one.
+    drop(runtime);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sdf: {e}");
-            ExitCode::FAILURE
+            let (code, message) = exit::report(&*e);
+            eprintln!("sdf: {message}");
+            code.into()
         }
     }
 }

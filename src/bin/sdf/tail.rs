@@ -30,6 +30,7 @@ pub(crate) struct TailArgs {
 }
 
 pub(crate) async fn run(args: TailArgs) -> Result<(), Box<dyn Error>> {
+    let signal = crate::watch::stop_signal()?;
     let mut p = Pipeline::new();
     let patterns = p.from_iter("patterns", args.patterns.clone());
     let files = p.apply(
@@ -70,9 +71,13 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), Box<dyn Error>> {
     tokio::select! {
         // A tail never ends by itself: this is a failure.
         result = handle.completion() => Ok(result?),
-        _ = tokio::signal::ctrl_c() => {
+        _ = signal => {
+            // Nothing to save (a tail keeps no state): stop now, and wait for the workers.
             handle.cancel();
-            Ok(())
+            match handle.completion().await {
+                Ok(()) | Err(sdf_runtime::Error::Cancelled) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
         }
     }
 }

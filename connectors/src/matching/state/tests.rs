@@ -336,3 +336,15 @@ fn termination_waits_for_settling_files() {
     let round = s.poll(vec![file("a", 100, 1)], at(101), &p).unwrap();
     assert_eq!(names(&round), ["a"]);
 }
+
+#[test]
+fn files_modified_after_they_were_emitted_are_counted_not_emitted() {
+    let p = policy(60);
+    let (_, s) = poll(&WatchState::new(), vec![file("a", 100, 1)], 100, &p);
+    let round = s.poll(vec![file("a", 100, 1)], at(101), &p).unwrap();
+    assert_eq!(round.changed_after_emit, 0);
+    let round = s.poll(vec![file("a", 102, 5)], at(103), &p).unwrap();
+    assert!(round.files.is_empty(), "read once");
+    assert_eq!(round.changed_after_emit, 1);
+    assert_eq!(round.first_changed, Some(PathBuf::from("/r/a")));
+}
