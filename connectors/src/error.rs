@@ -431,6 +431,21 @@ mod tests {
     }
 
     #[test]
+    fn io_errors_no_retry_can_fix_are_permanent() {
+        use std::io::ErrorKind::*;
+        let io = |what, kind| Error::io(what, "/data/a.txt", None, std::io::Error::from(kind));
+        for kind in [PermissionDenied, NotFound, IsADirectory, StorageFull] {
+            assert!(io("opening", kind).is_permanent(), "{kind:?}");
+        }
+        for kind in [TimedOut, Interrupted, ConnectionReset, Other] {
+            assert!(!io("reading", kind).is_permanent(), "{kind:?}");
+        }
+        assert!(io("decompressing", UnexpectedEof).is_permanent());
+        assert!(io("decompressing", Other).is_permanent());
+        assert!(!io("decompressing", TimedOut).is_permanent());
+    }
+
+    #[test]
     fn io_errors_name_the_path_and_offset() {
         let e = Error::io(
             "reading",
