@@ -170,6 +170,7 @@ impl<F: SplittableDoFn> Stage<F> {
                             _ = control.stopped() => Ok(()),
                         }
                     });
+                    tracing::debug!(stage = %stage.name, worker = i, "worker thread exits");
                     drop(stage);
                     control.worker_exiting();
                     let _ = done.send(result);
@@ -336,6 +337,12 @@ impl<F: SplittableDoFn> Stage<F> {
         // waits for it.
         let mut unit = None;
         loop {
+            if self.control.is_stopped() {
+                // A stop during a checkpoint leaves the pipeline paused for good: looking for
+                // work again would spin.
+                self.wake.notify_waiters();
+                return Ok(());
+            }
             if unit.is_none() {
                 self.control.wait_while_pausing().await;
                 unit = Some(self.control.gate.read().await);
