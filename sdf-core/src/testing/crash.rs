@@ -10,11 +10,12 @@
 //!    (`std::process::abort`, no destructor, no flush) just before that step, after appending
 //!    `crash <step> <epoch>` to the trace so the harness can tell the crash happened there.
 //!
-//! A target names a step, the *n*-th epoch in which that step occurs, and the index of the hit
-//! within that epoch: `publish.rename@2#0` is the first publish of the second epoch that
-//! publishes anything. Counting epochs by the step's own occurrences (rather than by number)
-//! keeps a target meaningful however the run's timing falls: an epoch without records has no
-//! staged write, and is not counted for that step.
+//! A target names a step, an index *i* and an ordinal *n*: it is the (*i* + 1)-th hit of the
+//! step within the *n*-th epoch that reaches *i* + 1 hits of it. `publish.rename@2#0` is the
+//! first publish of the second epoch that publishes anything; `stage.create@1#1` the second
+//! staged file of the first epoch that stages two. Counting epochs by the step's own
+//! occurrences (rather than by number) keeps a target reachable however the run's timing
+//! falls: an epoch without records has no staged write, and is not counted for that step.
 //!
 //! The child arms itself with [`arm_from_env`] from [`CRASH_AT_ENV`] and [`TRACE_ENV`].
 
@@ -33,12 +34,12 @@ pub const CRASH_AT_ENV: &str = "SDF_CRASH_AT";
 pub const TRACE_ENV: &str = "SDF_CRASH_TRACE";
 
 /// Where a crash run aborts: the `index`-th hit (from 0) of `step` within the `epoch`-th epoch
-/// (from 1) in which `step` occurs. Written `step@epoch#index`.
+/// (from 1) that reaches `index + 1` hits of `step`. Written `step@epoch#index`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CrashTarget {
     /// One of [`crate::crash::step`].
     pub step: String,
-    /// Which epoch among those in which the step occurs, from 1.
+    /// Which epoch among those that reach `index + 1` hits of the step, from 1.
     pub epoch: u32,
     /// Which hit of the step within that epoch, from 0.
     pub index: u32,
@@ -118,8 +119,8 @@ static STATE: Mutex<Option<Armed>> = Mutex::new(None);
 struct Armed {
     trace: Option<File>,
     crash_at: Option<CrashTarget>,
-    /// Per step: the last epoch it occurred in, how many epochs it occurred in, and its hits in
-    /// the last one.
+    /// Per step: the last epoch it occurred in, its hits there, and how many epochs reached
+    /// the target's number of hits.
     seen: HashMap<&'static str, (u64, u32, u32)>,
 }
 
@@ -208,15 +209,17 @@ pub(crate) fn hit(step: &'static str) {
     let Some(armed) = guard.as_mut() else { return };
     let entry = armed.seen.entry(step).or_insert((u64::MAX, 0, 0));
     if entry.0 != epoch {
-        *entry = (epoch, entry.1 + 1, 0);
-    } else {
-        entry.2 += 1;
+        (entry.0, entry.1) = (epoch, 0);
     }
-    let (_, ordinal, index) = *entry;
-    let crash = armed
-        .crash_at
-        .as_ref()
-        .is_some_and(|t| t.step == step && t.epoch == ordinal && t.index == index);
+    entry.1 += 1;
+    let crash = match &armed.crash_at {
+        Some(t) if t.step == step && entry.1 == t.index + 1 => {
+            // This epoch reaches the target's number of hits.
+            entry.2 += 1;
+            entry.2 == t.epoch
+        }
+        _ => false,
+    };
     if let Some(trace) = &mut armed.trace {
         let line = if crash {
             format!("crash {step} {epoch}\n")
