@@ -93,7 +93,14 @@ impl Soak {
 fn sdf_watch(dir: &Path, run: usize) -> Child {
     Command::new(env!("CARGO_BIN_EXE_sdf"))
         .args(["watch", &format!("{}/*.txt", dir.join("in").display())])
-        .args(["--poll", "50ms", "--checkpoint", "100ms", "--settle", "100ms"])
+        .args([
+            "--poll",
+            "50ms",
+            "--checkpoint",
+            "100ms",
+            "--settle",
+            "100ms",
+        ])
         .args(["--status", "0"])
         .arg("--out")
         .arg(dir.join("out"))
@@ -179,7 +186,10 @@ fn watch_killed_at_random_moments_publishes_every_line_once() {
                 fs::read_to_string(dir.join(format!("stderr-{}", kills % 2))).unwrap()
             );
         }
-        assert!(Instant::now() < deadline, "the last run did not catch up in 5 minutes");
+        assert!(
+            Instant::now() < deadline,
+            "the last run did not catch up in 5 minutes"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     Command::new("kill")

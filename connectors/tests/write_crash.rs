@@ -1,10 +1,11 @@
 //! Exactly-once across real crashes with `WriteFiles`: a child process runs a durable pipeline
 //! into sharded CSV files and is killed (SIGKILL: no destructor, no flush, no last checkpoint)
-//! at random moments, then restarted on the same state and output directories until a run
-//! completes. Every record must be published exactly once, every published file whole (its
-//! header first), and no staged file left.
+//! as soon as it has published more than it found (read from the output, not a timer), then
+//! restarted on the same state and output directories until a run completes. Every record must
+//! be published exactly once, every published file whole (its header first), and no staged
+//! file left.
 //!
-//! `SDF_WRITE_CRASH_ROUNDS` sets the number of kills (default 4); the soak is
+//! `SDF_WRITE_CRASH_ROUNDS` sets the number of kills (default 4), e.g.
 //! `SDF_WRITE_CRASH_ROUNDS=200 cargo test -p sdf-connectors --test write_crash -- --nocapture`.
 
 mod write_support;
@@ -80,19 +81,41 @@ fn killed_pipelines_publish_each_record_once() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(4);
     let dir = TempDir::new("write-crash");
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    // Each run is killed as soon as it has published more than it found (decided from what
+    // the pipeline did, not from a timer); a kill landed if the output is incomplete after it.
+    let total = (KEYS * PER_KEY) as usize;
+    let out = dir.join("out");
+    let count = || {
+        if out.exists() {
+            published_lines(&out, Some("key,n")).len()
+        } else {
+            0
+        }
+    };
     let mut killed = 0;
-    for _ in 0..rounds {
+    for _ in 0..rounds * 20 {
+        if killed == rounds {
+            break;
+        }
+        let found = count();
         let mut child = spawn_child(&dir.0);
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(60 + seed % 300));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
+        let finished = loop {
+            if child.try_wait().unwrap().is_some() {
+                break true;
+            }
+            if count() > found {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        if finished {
+            break;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if count() < total {
             killed += 1;
         }
-        child.wait().unwrap();
     }
     let saved = std::fs::read(dir.join("state").join("checkpoint.json"))
         .expect("no checkpoint was written");
