@@ -31,9 +31,10 @@ pub use avro::ReadAvro;
 pub use error::{Error, Location, Result};
 pub use file::{EmptyMatch, FileMetadata};
 pub use matching::{
-    Admission, AdmissionOrder, CleanUp, ContinuousMatch, ListOptions, ListedFile, Listing,
-    MatchAll, MatchFiles, MatchOptions, Pattern, PollRound, RelPath, Termination, WatchPolicy,
-    WatchPosition, WatchRestriction, WatchState, WatchTracker, list_files, match_pattern,
+    Admission, AdmissionOrder, CleanUp, ContinuousMatch, DEFAULT_SETTLE, ListOptions, ListedFile,
+    Listing, MatchAll, MatchFiles, MatchOptions, Pattern, PollRound, RelPath, Termination,
+    WatchPolicy, WatchPosition, WatchRestriction, WatchState, WatchTracker, list_files,
+    match_pattern,
 };
 #[cfg(feature = "parquet")]
 pub use read::ReadParquet;

@@ -40,6 +40,6 @@ pub use continuous::ContinuousMatch;
 pub use match_all::{MatchAll, MatchFiles, MatchOptions, match_pattern};
 pub use pattern::Pattern;
 pub use relpath::RelPath;
-pub use state::{PollRound, Termination, WatchPolicy, WatchState};
+pub use state::{DEFAULT_SETTLE, PollRound, Termination, WatchPolicy, WatchState};
 pub use storage::{ListOptions, ListedFile, Listing, list_files};
 pub use tracker::{WatchPosition, WatchRestriction, WatchTracker};

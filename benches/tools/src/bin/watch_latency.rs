@@ -120,9 +120,18 @@ async fn measure(
     // With notifications, a poll interval of an hour: only a notification explains a file seen
     // within milliseconds.
     let interval = poll.unwrap_or(Duration::from_secs(3600));
+    // Polled files are taken as complete at once (`settle` 0), as `sdf watch --settle 0` does:
+    // the figure is the poll's latency for writers that rename whole files into place. With the
+    // default settle time, a polled file waits that long before it is read; a notified rename
+    // is read at once either way.
     let watch = MatchAll::new()
         .continuously(interval, Termination::Never)
-        .notifications(notify);
+        .notifications(notify)
+        .settle(if notify {
+            sdf_connectors::DEFAULT_SETTLE
+        } else {
+            Duration::ZERO
+        });
     let found = p.apply("watch", source, watch);
     let lines = p.apply("read", found, ReadText::new());
     let (arrivals, mut arrived) = mpsc::unbounded_channel();
