@@ -131,11 +131,11 @@ fn one_row(line: &str) -> arrow_array::RecordBatch {
 #[test]
 #[ignore = "the child process of the crash-point tests"]
 fn crash_child() {
-    if let Some(dir) = std::env::var_os(DIR_ENV) {
-        if let Err(e) = child(Path::new(&dir)) {
-            eprintln!("child failed: {e}");
-            std::process::exit(1);
-        }
+    if let Some(dir) = std::env::var_os(DIR_ENV)
+        && let Err(e) = child(Path::new(&dir))
+    {
+        eprintln!("child failed: {e}");
+        std::process::exit(1);
     }
 }
 

@@ -134,7 +134,7 @@ fn watch_killed_at_random_moments_publishes_every_line_once() {
     let seed: u64 = std::env::var("SDF_SOAK_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_0f_50a6);
+        .unwrap_or(0x5eed_50a6);
     let dir = std::env::temp_dir().join(format!("sdf-soak-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("in")).unwrap();

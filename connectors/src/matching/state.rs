@@ -226,7 +226,7 @@ impl WatchState {
                 Some(known) if !policy.match_updated_files => {
                     if *known != modified {
                         changed += 1;
-                        first_changed.get_or_insert_with(|| file.path.clone());
+                        first_changed.get_or_insert_with(|| Box::new(file.path.clone()));
                     }
                     *known = modified;
                     cursor = cursor.max(modified.min(now));
@@ -325,7 +325,7 @@ pub struct PollRound {
     pub changed_after_emit: u64,
     /// One of them, for the warning.
     #[serde(default)]
-    pub first_changed: Option<std::path::PathBuf>,
+    pub first_changed: Option<Box<std::path::PathBuf>>,
     /// The state to poll from next; `None` when the watch terminates.
     pub next: Option<WatchState>,
 }

@@ -39,7 +39,8 @@ pub(crate) struct Fatal {
 }
 
 impl Fatal {
-    pub fn new(code: Code, message: impl Into<String>) -> Box<dyn Error> {
+    /// The failure, boxed as commands return it.
+    pub fn boxed(code: Code, message: impl Into<String>) -> Box<dyn Error> {
         Box::new(Fatal {
             code,
             message: message.into(),
@@ -55,7 +56,7 @@ impl fmt::Display for Fatal {
 
 impl Error for Fatal {}
 
-/// What the command `command` (`read`, `watch`, `tail`) prints for `error`, and its exit code.
+/// What a command prints for `error`, and its exit code.
 pub(crate) fn report(error: &(dyn Error + 'static)) -> (Code, String) {
     if let Some(fatal) = error.downcast_ref::<Fatal>() {
         return (fatal.code, fatal.message.clone());
@@ -63,10 +64,8 @@ pub(crate) fn report(error: &(dyn Error + 'static)) -> (Code, String) {
     if let Some(e) = find::<CheckpointError>(error) {
         return (Code::State, state_message(e));
     }
-    if let Some(e) = error.downcast_ref::<RuntimeError>() {
-        if let RuntimeError::Checkpoint(e) = e {
-            return (Code::State, state_message(e));
-        }
+    if let Some(RuntimeError::Checkpoint(e)) = error.downcast_ref::<RuntimeError>() {
+        return (Code::State, state_message(e));
     }
     if let Some(e) = find::<ConnectorError>(error) {
         match e {

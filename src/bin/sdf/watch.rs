@@ -128,7 +128,7 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), Box<dyn Error>> {
     let signal = stop_signal()?;
     tokio::pin!(signal);
     if args.on_error == Some(OnError::DeadLetter) && args.dead_letter.is_none() {
-        return Err(Fatal::new(
+        return Err(Fatal::boxed(
             Code::Usage,
             "--on-error dead-letter needs --dead-letter DIR: where to list the files set aside",
         ));
@@ -200,7 +200,7 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), Box<dyn Error>> {
                     // without it.
                     handle.stop();
                     handle.completion().await?;
-                    return Err(Fatal::new(Code::BadData, format!(
+                    return Err(Fatal::boxed(Code::BadData, format!(
                         "stopped: {} cannot be read: {}. It is set aside (listed in {}): the \
                          watch goes on without it when run again. To ingest it, fix it and put \
                          it back under a new name; to list such files and go on, run with \
@@ -272,7 +272,7 @@ fn refuse_feeding_on_itself(args: &WatchArgs) -> Result<(), Box<dyn Error>> {
         let pattern = Pattern::parse(text)?;
         for (flag, dir, names) in &places {
             if let Some(name) = names.iter().find(|n| pattern.is_match(&dir.join(n))) {
-                return Err(Fatal::new(
+                return Err(Fatal::boxed(
                     Code::Usage,
                     format!(
                         "the pattern '{text}' matches {} (in {flag} {}): the watch would read \
