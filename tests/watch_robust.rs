@@ -55,6 +55,12 @@ struct Watch {
 
 impl Watch {
     fn start(s: &Scratch, extra: &[&str]) -> Watch {
+        Watch::start_on(s, &s.pattern(), extra)
+    }
+
+    /// `sdf watch PATTERN` on `s`'s --out and --state, with `extra` options (which replace the
+    /// defaults of the same name).
+    fn start_on(s: &Scratch, pattern: &str, extra: &[&str]) -> Watch {
         let stderr = s.0.join(format!("stderr-{}", rand_suffix()));
         let default = |flag: &'static str, value: &'static str| -> Vec<&'static str> {
             if extra.contains(&flag) {
@@ -64,7 +70,7 @@ impl Watch {
             }
         };
         let child = sdf()
-            .args(["watch", &s.pattern(), "--poll", "50ms", "--status", "0"])
+            .args(["watch", pattern, "--poll", "50ms", "--status", "0"])
             .args(default("--checkpoint", "200ms"))
             .args(default("--settle", "200ms"))
             .arg("--out")
@@ -427,21 +433,9 @@ fn drop_jsonl(s: &Scratch, name: &str, text: &str) {
 }
 
 fn start_jsonl(s: &Scratch, extra: &[&str]) -> Watch {
-    let stderr = s.0.join(format!("stderr-{}", rand_suffix()));
-    let child = sdf()
-        .args(["watch", &format!("{}/*.jsonl", s.inbox().display())])
-        .args(["--format", "jsonl", "--poll", "50ms", "--status", "0"])
-        .args(["--checkpoint", "100ms", "--settle", "0"])
-        .arg("--out")
-        .arg(s.out())
-        .arg("--state")
-        .arg(s.state())
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
-    Watch { child, stderr }
+    let pattern = format!("{}/*.jsonl", s.inbox().display());
+    let options = [&["--format", "jsonl", "--settle", "0"], extra].concat();
+    Watch::start_on(s, &pattern, &options)
 }
 
 #[test]
