@@ -478,3 +478,43 @@ impl PipelineHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::store::MemoryStore;
+
+    /// Every source and stage is restored and registered for checkpoints when the pipeline
+    /// starts, before any of its tasks runs: a checkpoint taken at once (a stop right after the
+    /// start, a tick that comes before a busy runtime polls a stage) holds every step's state.
+    /// (A stage registered itself when first polled; a restart whose first checkpoint came
+    /// before that lost the stage's work for good, and a watch ended by itself.)
+    #[test]
+    fn every_step_is_registered_before_the_pipeline_runs() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let _guard = runtime.enter();
+        let mut p = Pipeline::new();
+        let input = p.from_iter("input", vec![("k".to_string(), 10)]);
+        let counted = p.apply("count", input, sdf_core::testing::CountFn);
+        let _ = p.collect("out", counted);
+        let executor = Executor::builder()
+            .checkpoint_store(Arc::new(MemoryStore::default()))
+            .build();
+        let control = Arc::new(Control::default());
+        // Started, not polled: nothing has run on this current-thread runtime yet.
+        let started = executor
+            .start(p, &control)
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let names: Vec<String> = control
+            .steps()
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect();
+        assert_eq!(names, ["input", "count"]);
+        drop(started);
+    }
+}

@@ -277,7 +277,14 @@ impl Pipeline {
         });
         self.tasks.push((
             name.to_string(),
-            Box::new(move |env| Box::pin(source.run(env, items, tx))),
+            Box::new(move |env| {
+                // Restored and registered now, before the pipeline runs: a checkpoint taken
+                // before this task is first polled must still hold the source's position.
+                match source.restore(&env) {
+                    Ok(()) => Box::pin(source.run(env, items, tx)),
+                    Err(e) => Box::pin(async move { Err(e) }),
+                }
+            }),
         ));
         out
     }
@@ -372,21 +379,24 @@ impl Pipeline {
         self.tasks.push((
             name.to_string(),
             Box::new(move |env| {
-                Box::pin(async move {
-                    let control = Arc::clone(&env.control);
-                    let stage = Stage::new(
-                        stage_name,
-                        dofn,
-                        env.config,
-                        tx,
-                        Arc::clone(&control),
-                        counters,
-                        dead_letters,
-                    );
-                    stage.restore(env.restored)?;
-                    control.register(Arc::clone(&stage) as Arc<dyn Checkpointed>);
-                    stage.run(input.rx).await
-                })
+                // Restored and registered now, before the pipeline runs: a checkpoint taken
+                // before this task is first polled must still hold the stage's work (it once
+                // did not, and a restart from such a checkpoint had lost it for good).
+                let control = Arc::clone(&env.control);
+                let stage = Stage::new(
+                    stage_name,
+                    dofn,
+                    env.config,
+                    tx,
+                    Arc::clone(&control),
+                    counters,
+                    dead_letters,
+                );
+                if let Err(e) = stage.restore(env.restored) {
+                    return Box::pin(async move { Err(e) });
+                }
+                control.register(Arc::clone(&stage) as Arc<dyn Checkpointed>);
+                Box::pin(stage.run(input.rx))
             }),
         ));
         out
@@ -454,10 +464,8 @@ impl Checkpointed for IterSource {
 }
 
 impl IterSource {
-    async fn run<T, I>(self: Arc<Self>, env: Env, items: I, tx: LinkSender<T>) -> Result<()>
-    where
-        I: IntoIterator<Item = Timestamped<T>>,
-    {
+    /// Puts back the read position of a checkpoint and registers the source for checkpoints.
+    fn restore(self: &Arc<Self>, env: &Env) -> Result<()> {
         let skip = match &env.restored {
             Some(state) => state.get("read").and_then(|r| r.as_u64()).ok_or_else(|| {
                 Error::Internal(format!(
@@ -469,8 +477,16 @@ impl IterSource {
         };
         self.read.store(skip, Ordering::Release);
         env.control
-            .register(Arc::clone(&self) as Arc<dyn Checkpointed>);
+            .register(Arc::clone(self) as Arc<dyn Checkpointed>);
+        Ok(())
+    }
+
+    async fn run<T, I>(self: Arc<Self>, env: Env, items: I, tx: LinkSender<T>) -> Result<()>
+    where
+        I: IntoIterator<Item = Timestamped<T>>,
+    {
         let control = &env.control;
+        let skip = self.read.load(Ordering::Acquire);
         let mut items = items.into_iter().skip(skip as usize);
         loop {
             control.wait_while_pausing().await;

@@ -223,7 +223,16 @@ pub(crate) async fn run(args: WatchArgs) -> Result<(), Box<dyn Error>> {
         task.abort();
     }
     if let Some(result) = outcome {
-        return Ok(result?);
+        result?;
+        // The watch's work is unbounded: a pipeline that completes lost it somewhere.
+        return Err(Fatal::boxed(
+            Code::Failed,
+            format!(
+                "the watch ended by itself, which it never should (its state in {} says it is \
+                 complete): please report it",
+                args.state.display()
+            ),
+        ));
     }
     eprintln!(
         "sdf: stopping: saving a checkpoint in {} (run again to resume)",
