@@ -27,7 +27,7 @@ use sdf_runtime::{DirectoryStore, Executor, Pipeline};
 
 const CHILD: &str = "SDF_INGEST_CHILD";
 const KEYS: i64 = 6;
-const PER_KEY: i64 = 2_500;
+const PER_KEY: i64 = 25_000;
 
 /// The child: runs the pipeline to the end (unless killed) on the state in `dir`.
 fn child(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {

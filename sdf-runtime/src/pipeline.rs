@@ -304,6 +304,11 @@ impl Pipeline {
             Box::new(move |env: Env| {
                 Box::pin(async move {
                     loop {
+                        // Nothing more is taken from the user while the next stage is full.
+                        tokio::select! {
+                            _ = link.room() => {}
+                            _ = env.control.draining() => return Ok(()),
+                        }
                         let message = tokio::select! {
                             m = rx.recv() => m,
                             _ = env.control.draining() => None,
@@ -489,6 +494,12 @@ impl IterSource {
         let skip = self.read.load(Ordering::Acquire);
         let mut items = items.into_iter().skip(skip as usize);
         loop {
+            // Nothing more is read while the next stage is full (see `link::Room`).
+            tokio::select! {
+                _ = tx.room() => {}
+                _ = control.stopped() => return Ok(()),
+                _ = control.draining() => return Ok(()),
+            }
             control.wait_while_pausing().await;
             if control.is_draining() || control.is_stopped() {
                 return Ok(());

@@ -144,6 +144,13 @@ impl<F: SplittableDoFn> Stage<F> {
         // likes without starving the tasks that must answer it (tokio would put a task woken by
         // a busy worker in that worker's unstealable LIFO slot). Each thread drives its worker
         // loop with the runtime's handle, so timers and tokio I/O work inside `process`.
+        {
+            let room = input.room();
+            room.set_limit(self.queue_limit());
+            let mut s = self.lock();
+            s.room = Some(room);
+            s.sync_room();
+        }
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(Arc::clone(&self).intake(input));
         // Outside the set: it only serves running calls, and is stopped when the workers are
@@ -221,7 +228,7 @@ impl<F: SplittableDoFn> Stage<F> {
     /// Takes input elements, pairs each with its initial restriction, splits it and queues the
     /// pieces. Stops taking input while the queue is full.
     async fn intake(self: Arc<Self>, mut input: LinkReceiver<F::Input>) -> Result<()> {
-        let limit = self.config.queue_per_worker * self.config.workers.max(1);
+        let limit = self.queue_limit();
         loop {
             // A stage reads its input until upstream closes it, drain or not: only sources stop
             // on a drain, and what upstream still produces must be handled (and counted, or the
@@ -256,6 +263,11 @@ impl<F: SplittableDoFn> Stage<F> {
         self.wake.notify_waiters();
         self.publish_watermark().await;
         Ok(())
+    }
+
+    /// Restrictions queued before the intake stops taking input.
+    fn queue_limit(&self) -> usize {
+        self.config.queue_per_worker * self.config.workers.max(1)
     }
 
     fn accept(&self, element: Timestamped<F::Input>, lineage: &Lineage) -> Result<()> {
@@ -351,6 +363,18 @@ impl<F: SplittableDoFn> Stage<F> {
                 // A checkpoint is waiting: hand over what this worker carries, then step aside.
                 self.flush(&mut carry).await?;
                 unit = None;
+                continue;
+            }
+            if self.output.is_full() {
+                // The next stage's queue is full: work started now would only pile up in
+                // front of it (see `link::Room`). Hand over what this worker carries and wait,
+                // holding nothing a checkpoint waits for.
+                self.flush(&mut carry).await?;
+                unit = None;
+                tokio::select! {
+                    _ = self.output.room() => {}
+                    _ = tokio::time::sleep(IDLE_RECHECK) => {}
+                }
                 continue;
             }
             let wake = self.wake.notified();

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::Work;
 use crate::error::Error;
+use crate::link::Room;
 use crate::metrics::Counters;
 
 /// A call in progress.
@@ -67,6 +68,8 @@ pub(crate) struct State<F: SplittableDoFn> {
     pub backlog: f64,
     pub next_id: u64,
     pub fatal: Option<Error>,
+    /// Where this stage tells its producers how full its queue is; set when it runs.
+    pub room: Option<Arc<Room>>,
 }
 
 impl<F: SplittableDoFn> Default for State<F> {
@@ -85,6 +88,7 @@ impl<F: SplittableDoFn> Default for State<F> {
             backlog: 0.0,
             next_id: 0,
             fatal: None,
+            room: None,
         }
     }
 }
@@ -107,6 +111,14 @@ impl<F: SplittableDoFn> State<F> {
         self.hold(work.hold);
         self.backlog += finite(work.size);
         self.queue.push_back(work);
+        self.sync_room();
+    }
+
+    /// Tells the producers how full the queue is.
+    pub fn sync_room(&self) {
+        if let Some(room) = &self.room {
+            room.set_queued(self.queue.len());
+        }
     }
 
     pub fn enqueue_at(&mut self, ready: Instant, work: Work<F>) {
@@ -121,7 +133,10 @@ impl<F: SplittableDoFn> State<F> {
     /// stays: the caller registers it as running.
     pub fn take(&mut self, now: Instant) -> Option<Work<F>> {
         let work = match self.queue.pop_front() {
-            Some(work) => work,
+            Some(work) => {
+                self.sync_room();
+                work
+            }
             None if self.delayed.peek().is_some_and(|d| d.0.ready <= now) => {
                 self.delayed.pop()?.0.work
             }
