@@ -164,9 +164,11 @@ mod tests {
     fn killed_runs_publish_every_record_once() {
         let dir = scratch("exactly-once-ingest-test");
         let (published, distinct, hits) = demo(&dir, 2);
+        // Kept on failure, for a look at what the runs left.
+        let at = dir.display();
+        assert_eq!(hits, 2, "kills that landed while the pipeline ran ({at})");
+        assert_eq!(distinct as i64, KEYS * PER_KEY, "records lost ({at})");
+        assert_eq!(published, distinct, "records duplicated ({at})");
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(hits, 2, "kills that landed while the pipeline ran");
-        assert_eq!(distinct as i64, KEYS * PER_KEY, "records lost");
-        assert_eq!(published, distinct, "records duplicated");
     }
 }

@@ -204,7 +204,6 @@ impl<F: SplittableDoFn> Stage<F> {
                 self.reschedule(&work, residuals, state, delay);
             }
             Err(error) => {
-                self.lock().release(work.hold);
                 rest.clear();
                 carry.output_buffer = rest;
                 // The primary's output is discarded; the work split off during the call was
@@ -216,9 +215,11 @@ impl<F: SplittableDoFn> Stage<F> {
                     Duration::ZERO,
                 );
                 let primary = tracker.current_restriction();
-                if let Some((letter, error, attempts)) =
-                    self.retry_or_fail(&work, primary, error, emitter.streamed)
-                {
+                let letter = self.retry_or_fail(&work, primary, error, emitter.streamed);
+                // Released only once the residuals, the retry or the letter hold the
+                // watermark themselves: never a moment with the work unheld.
+                self.lock().release(work.hold);
+                if let Some((letter, error, attempts)) = letter {
                     self.send_dead_letter(&work, letter, error, attempts).await;
                 }
             }

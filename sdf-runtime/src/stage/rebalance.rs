@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use sdf_core::SplittableDoFn;
+use sdf_core::{SplittableDoFn, WatermarkEstimator};
 
 use super::{Stage, Work};
 use crate::metrics::Counters;
@@ -53,8 +53,10 @@ impl<F: SplittableDoFn> Stage<F> {
         let queued = self.split_one(candidates, idle).await;
         let mut s = self.lock();
         s.rebalancing -= 1;
-        if let Some(work) = queued {
+        if let Some((work, hold)) = queued {
             s.enqueue(work);
+            // The residual holds the watermark itself now.
+            s.release(hold);
             s.publish_counters(&self.counters);
             drop(s);
             Counters::add(&self.counters.dynamic_splits, 1);
@@ -63,7 +65,13 @@ impl<F: SplittableDoFn> Stage<F> {
         false
     }
 
-    async fn split_one(&self, candidates: Vec<Candidate<F>>, idle: usize) -> Option<Work<F>> {
+    /// Splits one running call; returns the residual's work and the hold taken for it while it
+    /// was in flight (the caller queues the work, then releases that hold).
+    async fn split_one(
+        &self,
+        candidates: Vec<Candidate<F>>,
+        idle: usize,
+    ) -> Option<(Work<F>, sdf_core::Timestamp)> {
         let snapshots = join_all(candidates.iter().map(|(id, handle, ..)| async move {
             let snapshot = tokio::time::timeout(ANSWER_WITHIN, handle.snapshot())
                 .await
@@ -75,19 +83,33 @@ impl<F: SplittableDoFn> Stage<F> {
         let snapshots: Vec<_> = snapshots.into_iter().flatten().collect();
         let (victim, fraction) = policy::choose_victim(&snapshots, idle)?;
         let (_, handle, element, watermark) = candidates.into_iter().find(|c| c.0 == victim)?;
+        // The residual holds the watermark from before the split until it is queued: the
+        // victim may finish and release its own hold meanwhile, and a stage with no hold and
+        // its input at +∞ would announce +∞ downstream with the residual's records still to
+        // come (the next stage stops reading at +∞: those records were lost).
+        let hold = self
+            .dofn
+            .new_watermark_estimator(watermark.clone())
+            .current_watermark();
+        self.lock().hold(hold);
         // The reply is awaited to the end (the call answers at its next claim, or when it
         // returns): a reply dropped after the call ended would have nowhere to put its residual.
         let split = match handle.try_split_after_first_claim(fraction).await {
             Ok(Some(split)) => split,
             Ok(None) | Err(_) => {
                 // Unsplittable, or too little left: ask another call next time.
-                if let Some(running) = self.lock().running.get_mut(&victim) {
+                let mut s = self.lock();
+                s.release(hold);
+                if let Some(running) = s.running.get_mut(&victim) {
                     running.refused_split = true;
                 }
                 return None;
             }
         };
         tracing::debug!(stage = %self.name, primary = ?split.primary, residual = ?split.residual, "dynamic split");
-        Some(Work::new(&*self.dofn, element, split.residual, watermark))
+        Some((
+            Work::new(&*self.dofn, element, split.residual, watermark),
+            hold,
+        ))
     }
 }
