@@ -7,7 +7,7 @@
 //! The random timing only chooses *when* to kill; nothing asserts on how long anything took,
 //! and any moment is a correct moment to kill, so the soak cannot fail for timing.
 //!
-//! CI runs 30 kills. The long soak: `SDF_SOAK_KILLS=1000 cargo test --release --test watch_soak
+//! CI runs 30 kills. The long soak: `SDF_SOAK_KILLS=1000 cargo test --test watch_soak
 //! -- --nocapture` (the seed is `SDF_SOAK_SEED`, printed at the start).
 
 use std::collections::HashMap;
