@@ -16,7 +16,12 @@ use read_support::{TempDir, one_call};
 use sdf_connectors::FileMetadata;
 use sdf_connectors::read::{Format, ReadCsvBatches, ReadFile, ReadJsonBatches};
 use sdf_core::SplittableDoFn;
-use sdf_core::testing::{check_sdf_exhaustive, run_to_completion};
+use sdf_core::testing::{ExhaustiveOptions, check_sdf_exhaustive_with, run_to_completion};
+
+/// A batch format emits what its call gathered when the call ends, after the refused claim.
+fn kit() -> ExhaustiveOptions {
+    ExhaustiveOptions::default().flush_after_refusal(true)
+}
 
 fn csv_text(n: usize) -> String {
     let mut s = String::from("id,name,score\n");
@@ -105,12 +110,12 @@ fn csv_batches_hold_every_row_once_whatever_the_splits() {
         let want = csv_reference(&file, schema.clone());
         assert_eq!(want.len(), 60);
         assert_eq!(rows(&batches), want, "batch {batch}");
-        let report = check_sdf_exhaustive(&BatchRows(read.clone()), &file).unwrap();
+        let report = check_sdf_exhaustive_with(&BatchRows(read.clone()), &file, &kit()).unwrap();
         assert!(report.splits > 0 && report.checkpoints > 0);
         // Without parked readers a call that stops mid-batch must emit its partial batch
         // itself (`Format::end_call`), or those rows would be lost with its reader.
         let unparked = read.clone().parked_readers(0);
-        check_sdf_exhaustive(&BatchRows(unparked), &file).unwrap();
+        check_sdf_exhaustive_with(&BatchRows(unparked), &file, &kit()).unwrap();
         let (got, calls) = checkpointed_rows(&read, &file);
         assert_eq!(got, want, "batch {batch}: checkpointed");
         if batch == 7 {
@@ -130,8 +135,8 @@ fn json_batches_hold_every_row_once_whatever_the_splits() {
     let want = json_reference(&file, schema);
     assert_eq!(want.len(), 50);
     assert_eq!(rows(&batches), want);
-    check_sdf_exhaustive(&BatchRows(read.clone()), &file).unwrap();
-    check_sdf_exhaustive(&BatchRows(read.clone().parked_readers(0)), &file).unwrap();
+    check_sdf_exhaustive_with(&BatchRows(read.clone()), &file, &kit()).unwrap();
+    check_sdf_exhaustive_with(&BatchRows(read.clone().parked_readers(0)), &file, &kit()).unwrap();
     assert_eq!(checkpointed_rows(&read, &file).0, want);
 }
 

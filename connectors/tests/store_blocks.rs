@@ -15,7 +15,7 @@ use sdf_connectors::avro::to_json;
 use sdf_connectors::read::{ReadCsvBatches, ReadParquet};
 use sdf_connectors::{Error, FileMetadata, ReadAvro};
 use sdf_core::SplittableDoFn;
-use sdf_core::testing::{check_sdf_exhaustive, run_to_completion};
+use sdf_core::testing::{ExhaustiveOptions, check_sdf_exhaustive_with, run_to_completion};
 use store_support::Bucket;
 
 /// `read` gives the same records from `local` and `remote`, and passes the kit on `remote`.
@@ -27,7 +27,9 @@ where
     let want = run_to_completion(read, local).unwrap();
     let got = run_to_completion(read, remote).unwrap();
     assert_eq!(got, want, "{}", remote.path.display());
-    let report = check_sdf_exhaustive(read, remote)
+    // Batch formats emit what a call gathered when it ends, after its refused claim.
+    let kit = ExhaustiveOptions::default().flush_after_refusal(true);
+    let report = check_sdf_exhaustive_with(read, remote, &kit)
         .unwrap_or_else(|v| panic!("{}: {v}", remote.path.display()));
     assert_eq!(report.records, want.len());
     want.len()

@@ -293,7 +293,7 @@ where
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
-    use crate::testing::driver::{Pending, call, drain, initial};
+    use crate::testing::driver::{CallSpec, Leniency, Pending, call, drain, initial};
     use crate::testing::{CountAndSumOffsets, CountFn};
 
     fn expected(n: i64) -> (u64, i64) {
@@ -311,14 +311,17 @@ mod tests {
                         &dofn,
                         &input,
                         initial(&dofn, &input).unwrap(),
-                        Some((claims, fraction)),
-                        None,
+                        CallSpec {
+                            schedule: vec![(claims, fraction)],
+                            ..CallSpec::plain()
+                        },
+                        &Leniency::default(),
                     )
                     .unwrap_or_else(|e| panic!("n={n} claims={claims} f={fraction}: {e}"));
                     assert!(first.outputs.len() <= 1, "one accumulator per call");
                     let mut partials: Vec<_> = first.outputs;
                     for residual in first.residuals {
-                        drain(&dofn, &input, residual, &mut partials)
+                        drain(&dofn, &input, residual, &mut partials, &Leniency::default())
                             .unwrap_or_else(|e| panic!("n={n} claims={claims} f={fraction}: {e}"));
                     }
                     let merged =
@@ -340,8 +343,16 @@ mod tests {
         let pending = Pending::<Precombine<CountFn, Count>> {
             restriction: crate::OffsetRange::new(5, 5),
             watermark: Default::default(),
+            floor: crate::Timestamp::MIN,
         };
-        let outcome = call(&dofn, &input, pending, None, None).unwrap_or_else(|e| panic!("{e}"));
+        let outcome = call(
+            &dofn,
+            &input,
+            pending,
+            CallSpec::plain(),
+            &Leniency::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(outcome.outputs.is_empty());
     }
 

@@ -54,7 +54,10 @@ pub type WatermarkState<F> =
 ///
 /// # Contract
 /// - No output before the first successful claim, none after a claim returned `false`, and none
-///   for a position that was not claimed.
+///   for a position that was not claimed. (A DoFn that gathers the records of several claims,
+///   an Arrow batch, may emit them when the call ends, after its last, refused, claim: they are
+///   records of claimed positions. The kit accepts that only when told:
+///   `flush_after_refusal(true)`.)
 /// - The output for a claimed position depends only on the input and the position, so that a
 ///   residual processed elsewhere produces exactly the records the original would have.
 /// - `process` returns `Stop` only when `check_done` passes, and `Resume` when work remains.
@@ -152,6 +155,18 @@ pub trait SplittableDoFn: Send + Sync + 'static {
     }
 
     /// Does the work of `tracker`'s restriction for `input`, claiming each position first.
+    ///
+    /// The call ends in one of three ways:
+    /// - a claim returned `false` (the restriction ends there, or the runner split the rest
+    ///   off): return `Stop`, and emit nothing more;
+    /// - **the source ran out before the restriction did** (fewer pages than the restriction
+    ///   said, a file shorter than listed): claim a position at or past the restriction's end
+    ///   (for an [`OffsetRange`](crate::OffsetRange), its `end()`); that claim returns `false`,
+    ///   `check_done` then passes, and return `Stop`. Returning `Stop` without it fails
+    ///   `check_done` with [`TrackerError::NotDone`](crate::TrackerError::NotDone), since the
+    ///   tracker cannot know the rest holds nothing;
+    /// - there is more work, but not now: return `Resume`, and the runner checkpoints what was
+    ///   claimed so far.
     async fn process(
         &self,
         input: &Self::Input,

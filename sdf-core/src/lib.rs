@@ -123,7 +123,7 @@ pub use offset_range::{OffsetRange, OffsetRangeTracker};
 pub use output::{CollectEmitter, Emit, Emitter, Finalizer, Output, Timestamped};
 pub use shared::{SharedTracker, SplitHandle, SplitReplyFuture, TrackerSnapshot};
 pub use time::Timestamp;
-pub use tracker::{Progress, RestrictionTracker, SplitResult};
+pub use tracker::{Progress, RestrictionTracker, SplitResult, check_fraction};
 pub use unsplittable::UnsplittableTracker;
 pub use watermark::{
     Clock, ManualWatermarkEstimator, MonotonicWatermarkEstimator, SystemClock,

@@ -102,10 +102,39 @@ impl<R> Mailbox<R> {
 pub struct SharedTracker<T: RestrictionTracker> {
     tracker: T,
     claims: u64,
-    /// A split the conformance kit schedules at an exact claim count: `(claims, fraction)`.
-    scheduled: Option<(u64, f64)>,
-    scheduled_result: Option<SplitReply<T::Restriction>>,
+    /// Splits the conformance kit schedules at exact claim counts: `(claims, fraction)`, in
+    /// the order they happen.
+    scheduled: std::collections::VecDeque<(u64, f64)>,
+    scheduled_results: Vec<SplitReply<T::Restriction>>,
+    #[cfg(feature = "testing")]
+    kit: Option<Box<KitHooks<T::Restriction>>>,
     closer: Closer<T::Restriction>,
+}
+
+/// What the conformance kit watches in a call: every claim's outcome, and each scheduled
+/// split as it happens.
+#[cfg(feature = "testing")]
+pub(crate) struct KitHooks<R> {
+    pub probe: Arc<ClaimProbe>,
+    /// Called with each successful scheduled split the moment it is made, before the claim
+    /// that follows it: the kit may run the residual there, interleaved with the running call.
+    pub on_split: Option<OnSplit<R>>,
+}
+
+/// The kit's hook for a scheduled split: see [`KitHooks::on_split`].
+#[cfg(feature = "testing")]
+pub(crate) type OnSplit<R> = Box<dyn FnMut(&SplitResult<R>) + Send>;
+
+/// The claims of one call as they happen, for the kit's emitter to place each record.
+#[cfg(feature = "testing")]
+#[derive(Debug, Default)]
+pub(crate) struct ClaimProbe {
+    /// Successful claims so far.
+    pub claims: std::sync::atomic::AtomicU64,
+    /// Whether a claim returned `false`.
+    pub refused: AtomicBool,
+    /// Whether `process` has returned (the runner's own flush follows).
+    pub returned: AtomicBool,
 }
 
 /// Answers the requests still in the mailbox when the claiming side goes away.
@@ -137,8 +166,10 @@ impl<T: RestrictionTracker> SharedTracker<T> {
         SharedTracker {
             tracker,
             claims: 0,
-            scheduled: None,
-            scheduled_result: None,
+            scheduled: std::collections::VecDeque::new(),
+            scheduled_results: Vec::new(),
+            #[cfg(feature = "testing")]
+            kit: None,
             closer: Closer(Arc::new(Mailbox {
                 pending: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
@@ -198,28 +229,44 @@ impl<T: RestrictionTracker> SharedTracker<T> {
     }
 
     /// Schedules a split of `fraction` just before claim number `claims + 1` is attempted, i.e.
-    /// after exactly `claims` successful claims. The result is in [`Self::take_scheduled_split`].
+    /// after exactly `claims` successful claims. Splits are made in the order scheduled, each
+    /// once its claim count is reached (several may fall at the same count). The results are
+    /// in [`Self::take_scheduled_splits`].
     #[cfg(feature = "testing")]
     pub(crate) fn schedule_split(&mut self, claims: u64, fraction: f64) {
-        self.scheduled = Some((claims, fraction));
+        self.scheduled.push_back((claims, fraction));
         let _guard = self.closer.0.lock();
         self.closer.0.pending.store(true, Ordering::Relaxed);
     }
 
-    /// The outcome of the split set with `schedule_split`, once it happened.
+    /// The outcomes of the splits set with `schedule_split` that happened, in order.
     #[cfg(feature = "testing")]
-    pub(crate) fn take_scheduled_split(&mut self) -> Option<SplitReply<T::Restriction>> {
-        self.scheduled_result.take()
+    pub(crate) fn take_scheduled_splits(&mut self) -> Vec<SplitReply<T::Restriction>> {
+        std::mem::take(&mut self.scheduled_results)
+    }
+
+    /// Installs the kit's hooks for this call.
+    #[cfg(feature = "testing")]
+    pub(crate) fn set_kit_hooks(&mut self, hooks: KitHooks<T::Restriction>) {
+        self.kit = Some(Box::new(hooks));
     }
 
     #[cold]
     #[inline(never)]
     fn serve(&mut self) {
-        if let Some((at, fraction)) = self.scheduled
-            && at == self.claims
-        {
-            self.scheduled = None;
-            self.scheduled_result = Some(self.tracker.try_split(fraction));
+        while let Some(&(at, fraction)) = self.scheduled.front() {
+            if at != self.claims {
+                break;
+            }
+            self.scheduled.pop_front();
+            let result = self.tracker.try_split(fraction);
+            #[cfg(feature = "testing")]
+            if let (Ok(Some(split)), Some(kit)) = (&result, self.kit.as_mut())
+                && let Some(hook) = kit.on_split.as_mut()
+            {
+                hook(split);
+            }
+            self.scheduled_results.push(result);
         }
         let mut requests = self.closer.0.lock();
         let mut deferred = Vec::new();
@@ -266,7 +313,7 @@ impl<T: RestrictionTracker> SharedTracker<T> {
             }
         }
         *requests = deferred;
-        let still_pending = !requests.is_empty() || self.scheduled.is_some();
+        let still_pending = !requests.is_empty() || !self.scheduled.is_empty();
         self.closer
             .0
             .pending
@@ -288,6 +335,13 @@ impl<T: RestrictionTracker> SharedTracker<T> {
         }
         let claimed = self.tracker.try_claim(position)?;
         self.claims += u64::from(claimed);
+        #[cfg(feature = "testing")]
+        if let Some(kit) = &self.kit {
+            kit.probe.claims.store(self.claims, Ordering::Relaxed);
+            if !claimed {
+                kit.probe.refused.store(true, Ordering::Relaxed);
+            }
+        }
         Ok(claimed)
     }
 

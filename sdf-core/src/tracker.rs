@@ -122,8 +122,17 @@ pub trait RestrictionTracker: Send {
     fn is_bounded(&self) -> bool;
 }
 
-/// Validates a split fraction: the shared policy of every tracker in this crate.
-pub(crate) fn check_fraction(fraction: f64) -> Result<(), TrackerError> {
+/// Validates a split fraction: `Ok` for `[0, 1]`, [`TrackerError::InvalidFraction`] for
+/// anything else (negative, above 1, NaN, infinite). The policy of every tracker in this crate
+/// (law 6 of the contract: fractions are validated, never clamped); call it first in a
+/// tracker of your own.
+///
+/// ```
+/// use sdf_core::check_fraction;
+/// assert!(check_fraction(0.5).is_ok());
+/// assert!(check_fraction(f64::NAN).is_err());
+/// ```
+pub fn check_fraction(fraction: f64) -> Result<(), TrackerError> {
     if (0.0..=1.0).contains(&fraction) {
         Ok(())
     } else {

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use super::fixtures::{FixturePosition, FixtureRestriction, TrackerFixture};
 use super::violation::Violation;
-use super::{FRACTIONS, INVALID_FRACTIONS};
+use super::{FRACTIONS, INVALID_FRACTIONS, TINY_FRACTIONS};
 use crate::tracker::{Progress, RestrictionTracker};
 
 /// What `check_tracker_contract` exercised.
@@ -23,9 +23,53 @@ pub struct ContractReport {
     pub checkpoints: usize,
 }
 
-/// How deep `check_tracker_contract` follows residuals: the residual of a split is checked like
-/// the original, and so are its residuals, up to this depth.
+/// How deep `check_tracker_contract` follows residuals by default: the residual of a split is
+/// checked like the original, and so are its residuals, up to this depth.
 pub const CONTRACT_DEPTH: usize = 2;
+
+/// Settings of [`check_tracker_contract_with`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ContractOptions {
+    /// The fractions every case splits at: [`FRACTIONS`](super::FRACTIONS) and
+    /// [`TINY_FRACTIONS`](super::TINY_FRACTIONS) (down to the smallest subnormal) by default.
+    pub fractions: Vec<f64>,
+    /// How deep residuals are followed ([`CONTRACT_DEPTH`] by default).
+    pub depth: usize,
+    /// The fraction the primary of each split is split at once more, after one more claim
+    /// (default `Some(0.5)`; `None`: never).
+    pub nested_fraction: Option<f64>,
+}
+
+impl Default for ContractOptions {
+    fn default() -> Self {
+        ContractOptions {
+            fractions: FRACTIONS.iter().chain(TINY_FRACTIONS).copied().collect(),
+            depth: CONTRACT_DEPTH,
+            nested_fraction: Some(0.5),
+        }
+    }
+}
+
+impl ContractOptions {
+    /// Sets the fractions.
+    pub fn fractions(mut self, fractions: &[f64]) -> Self {
+        self.fractions = fractions.to_vec();
+        self
+    }
+
+    /// Sets the depth.
+    pub fn depth(mut self, depth: usize) -> Self {
+        self.depth = depth;
+        self
+    }
+
+    /// Sets the fraction of the nested split.
+    pub fn nested_fraction(mut self, fraction: Option<f64>) -> Self {
+        self.nested_fraction = fraction;
+        self
+    }
+}
 
 /// Checks every law of the [`RestrictionTracker`](crate::RestrictionTracker) contract on the
 /// fixture's tracker for `restriction`.
@@ -55,8 +99,23 @@ where
     FixtureRestriction<Fx>: PartialEq,
     FixturePosition<Fx>: Clone + PartialEq + Debug,
 {
+    check_tracker_contract_with(fixture, restriction, &ContractOptions::default())
+}
+
+/// [`check_tracker_contract`] with other fractions, depth or nested splits.
+pub fn check_tracker_contract_with<Fx>(
+    fixture: &Fx,
+    restriction: &FixtureRestriction<Fx>,
+    options: &ContractOptions,
+) -> Result<ContractReport, Violation>
+where
+    Fx: TrackerFixture,
+    FixtureRestriction<Fx>: PartialEq,
+    FixturePosition<Fx>: Clone + PartialEq + Debug,
+{
     let mut checker = Checker {
         fixture,
+        options,
         report: ContractReport::default(),
         seen: HashSet::new(),
     };
@@ -66,6 +125,7 @@ where
 
 struct Checker<'a, Fx> {
     fixture: &'a Fx,
+    options: &'a ContractOptions,
     report: ContractReport,
     seen: HashSet<String>,
 }
@@ -97,7 +157,7 @@ where
                 self.check_repeated_claim(r, &all, k, &path)?;
             }
             let claims: Vec<usize> = (0..k).collect();
-            for &fraction in FRACTIONS {
+            for &fraction in &self.options.fractions {
                 self.report.cases += 1;
                 if let Some(residual) = self.check_split(r, &all, &claims, fraction, &path)? {
                     residuals.push(residual);
@@ -111,12 +171,12 @@ where
         // computes splits from the number of claims instead of the last position fails this.
         for k in 2..=all.len().div_ceil(2) {
             let claims: Vec<usize> = (0..all.len()).step_by(2).take(k).collect();
-            for &fraction in FRACTIONS {
+            for &fraction in &self.options.fractions {
                 self.report.cases += 1;
                 self.check_split(r, &all, &claims, fraction, &path)?;
             }
         }
-        if depth < CONTRACT_DEPTH {
+        if depth < self.options.depth {
             for residual in residuals {
                 let path = format!("{path}residual {residual:?} of {r:?} → ");
                 self.check_restriction(&residual, depth + 1, path)?;
@@ -300,6 +360,16 @@ where
         if fraction == 0.0 {
             self.report.checkpoints += 1;
         }
+        if fraction > 0.0 && self.fixture.checkpoint_only(r) {
+            return Err(Violation::new(
+                "law 11: a checkpoint-only restriction splits only at fraction 0",
+                case,
+                format!(
+                    "try_split({fraction}) split it into {:?} + {:?}",
+                    split.primary, split.residual
+                ),
+            ));
+        }
         let primary = self.fixture.positions(&split.primary);
         let residual = self.fixture.positions(&split.residual);
         let found = format!(
@@ -379,7 +449,8 @@ where
                 ));
             }
             claimed += 1;
-            if let Ok(Some(second)) = t.try_split(0.5) {
+            let nested = self.options.nested_fraction;
+            if let Some(Ok(Some(second))) = nested.map(|f| t.try_split(f)) {
                 let p2 = self.fixture.positions(&second.primary);
                 let r2 = self.fixture.positions(&second.residual);
                 if !concat_eq(&p2, &r2, &tail)
@@ -388,7 +459,10 @@ where
                 {
                     return Err(Violation::new(
                         "law 1: a split of a split is exact",
-                        format!("{case}, then claiming {p:?}, then try_split(0.5)"),
+                        format!(
+                            "{case}, then claiming {p:?}, then try_split({})",
+                            nested.unwrap_or_default()
+                        ),
                         format!(
                             "primary {:?} holds {p2:?}, residual {:?} holds {r2:?}; before it held {tail:?}",
                             second.primary, second.residual

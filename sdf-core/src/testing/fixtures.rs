@@ -39,6 +39,13 @@ pub trait TrackerFixture {
     fn is_dense(&self, _restriction: &FixtureRestriction<Self>) -> bool {
         false
     }
+
+    /// Whether the tracker may only checkpoint `restriction` (fraction 0), never split it at a
+    /// fraction above 0: a compressed file, a stream read from its start. The contract then
+    /// requires `Ok(None)` for every fraction above 0 (law 11). Default `false`.
+    fn checkpoint_only(&self, _restriction: &FixtureRestriction<Self>) -> bool {
+        false
+    }
 }
 
 /// [`OffsetRangeTracker`] over ranges small enough to enumerate.
@@ -174,5 +181,8 @@ impl<Fx: TrackerFixture> TrackerFixture for UnsplittableFixture<Fx> {
     }
     fn is_dense(&self, r: &FixtureRestriction<Fx>) -> bool {
         self.0.is_dense(r)
+    }
+    fn checkpoint_only(&self, _: &FixtureRestriction<Fx>) -> bool {
+        true
     }
 }
