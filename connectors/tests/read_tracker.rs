@@ -1,4 +1,5 @@
-//! `FileRangeTracker` keeps the ten tracker laws, splittable or not.
+//! `FileRangeTracker` keeps the tracker laws, splittable or not: a range read from its start or
+//! decoded only checkpoints (law 11).
 
 use sdf_connectors::read::{Access, Codec, FilePosition, FileRange, FileRangeTracker};
 use sdf_core::OffsetRange;
@@ -35,6 +36,12 @@ impl TrackerFixture for Fixture {
     fn is_dense(&self, _: &FileRange) -> bool {
         true
     }
+
+    /// `Access::FromStart` and `Access::Decode` ranges find their records only from the start
+    /// of the file: they checkpoint, and refuse every fraction above 0.
+    fn checkpoint_only(&self, r: &FileRange) -> bool {
+        !r.access.is_splittable()
+    }
 }
 
 #[test]
@@ -47,6 +54,12 @@ fn the_tracker_keeps_the_laws_for_every_access() {
                 .unwrap_or_else(|v| panic!("{access:?} [{start}, {end}): {v}"));
             if access.is_splittable() && end - start > 2 {
                 assert!(report.splits > 0, "{report:?}");
+            }
+            if end - start > 0 {
+                assert!(
+                    report.checkpoints > 0,
+                    "{access:?} [{start}, {end}): {report:?}"
+                );
             }
         }
     }
