@@ -2,13 +2,56 @@
 
 mod read_support;
 
-use read_support::{TempDir, contract_lines, contract_strings};
+use read_support::{Ends, TempDir, contract_lines, contract_strings, line_records, line_strings};
 use sdf_connectors::read::{InvalidUtf8, ReadTextBytes, TooLong};
 use sdf_connectors::{Error, ReadText};
 use sdf_core::testing::{
-    ConcurrentOptions, ExhaustiveOptions, check_concurrent_splits_with, check_sdf_exhaustive,
-    check_sdf_exhaustive_expecting, run_to_completion,
+    ConcurrentOptions, ExhaustiveOptions, check_concurrent_splits_expecting, check_sdf_exhaustive,
+    check_sdf_exhaustive_expecting, fresh, run_to_completion,
 };
+
+/// The kit with its default options.
+fn kit() -> ExhaustiveOptions {
+    ExhaustiveOptions::default()
+}
+
+/// Buffer sizes that take a reader's cold-open paths on `bytes`: 1, 2 and 3 bytes (a
+/// delimiter split across a refill, every record longer than the buffer) and one byte under
+/// the longest record with its delimiter (the record and its delimiter in two reads).
+fn tiny_buffers(bytes: &[u8], ends: Ends<'_>) -> Vec<usize> {
+    let delimiter = match ends {
+        Ends::Lines => 2, // with a `\r`
+        Ends::Delimiter(d) => d.len(),
+    };
+    let longest = line_records(bytes, ends, 0)
+        .iter()
+        .map(|r| r.len() + delimiter)
+        .max()
+        .unwrap_or(1);
+    let mut buffers = vec![1, 2, 3, longest.saturating_sub(1).max(1)];
+    buffers.dedup();
+    buffers
+}
+
+#[test]
+fn the_oracle_frames_as_the_docs_say() {
+    let lines = |b: &str, h| line_strings(b.as_bytes(), Ends::Lines, h);
+    assert_eq!(lines("", 0), Vec::<String>::new());
+    assert_eq!(lines("\n", 0), [""]);
+    assert_eq!(lines("\r", 0), [""]);
+    assert_eq!(lines("a\r\nb\rc\n\r", 0), ["a", "b\rc", ""]);
+    assert_eq!(lines("\u{feff}h\r\nd1\nd2", 1), ["d1", "d2"]);
+    assert_eq!(lines("\u{feff}x\n", 0), ["x"]);
+    assert_eq!(lines("h\n", 3), Vec::<String>::new());
+    let custom = |d: &str, b: &str| line_strings(b.as_bytes(), Ends::Delimiter(d.as_bytes()), 0);
+    assert_eq!(
+        custom("<>", "a<>b\r\n<><>c<d>e<>"),
+        ["a", "b\r\n", "", "c<d>e"]
+    );
+    assert_eq!(custom("<>", "<<>>"), ["<", ">"]);
+    assert_eq!(custom("ab", "aab\r"), ["a", "\r"]);
+    assert_eq!(custom("\r\n", "a\r\r\n\nb\r"), ["a\r", "\nb\r"]);
+}
 
 /// Adversarial files, each named.
 fn cases() -> Vec<(&'static str, Vec<u8>)> {
@@ -60,14 +103,26 @@ fn every_case_passes_the_exhaustive_kit() {
     let dir = TempDir::new("text-kit");
     for (name, bytes) in cases() {
         let file = dir.file("a.txt", &bytes);
-        for parked in [0, 8] {
-            let read = ReadText::new()
-                .buffer_size(4)
-                .min_split_size(1)
-                .parked_readers(parked);
-            let report = check_sdf_exhaustive(&read, &file)
-                .unwrap_or_else(|v| panic!("{name}, parked {parked}: {v}"));
-            assert_eq!(report.records, contract_lines(&bytes).len(), "{name}");
+        let want = line_strings(&bytes, Ends::Lines, 0);
+        let mut buffers = tiny_buffers(&bytes, Ends::Lines);
+        buffers.push(4);
+        for buffer in buffers {
+            for parked in [0, 8] {
+                let read = fresh(|| {
+                    ReadText::new()
+                        .buffer_size(buffer)
+                        .min_split_size(1)
+                        .parked_readers(parked)
+                });
+                let report = check_sdf_exhaustive_expecting(&read, &file, want.clone(), &kit())
+                    .unwrap_or_else(|v| panic!("{name}, buffer {buffer}, parked {parked}: {v}"));
+                assert_eq!(report.records, contract_lines(&bytes).len(), "{name}");
+                // An empty file has nothing to split, so nothing to resume elsewhere.
+                assert!(
+                    bytes.is_empty() || report.fresh_instances > 0,
+                    "{name}: {report}"
+                );
+            }
         }
     }
 }
@@ -83,14 +138,43 @@ fn a_larger_file_survives_concurrent_splits() {
     }
     text.push_str("the end without a newline");
     let file = dir.file("big.txt", &text);
-    let read = ReadText::new().buffer_size(64).min_split_size(1);
+    let read = || ReadText::new().buffer_size(64).min_split_size(1);
     let options = ConcurrentOptions::default().repetitions(40);
-    let report = check_concurrent_splits_with(&read, &file, &options).unwrap();
+    let want = line_strings(text.as_bytes(), Ends::Lines, 0);
+    let report = check_concurrent_splits_expecting(&fresh(read), &file, want, &options).unwrap();
     assert!(report.splits > 0, "{report:?}");
+    assert!(report.interleaved > 0, "{report}");
     assert_eq!(
-        run_to_completion(&read, &file).unwrap(),
+        run_to_completion(&read(), &file).unwrap(),
         contract_strings(text.as_bytes())
     );
+}
+
+#[test]
+fn a_multi_byte_delimiter_survives_concurrent_splits_in_tiny_buffers() {
+    let dir = TempDir::new("text-concurrent-delimiter");
+    let mut text = String::from("\u{feff}");
+    for i in 0..400 {
+        // Parts of the delimiter in records: a record ending in `\r`, one starting with `\n`.
+        let word = ["a\r", "\nb", "\r\r", "plain", ""][i % 5];
+        text.push_str(&format!("{i}{word}{}\r\n", "z".repeat(i % 7)));
+    }
+    text.push_str("the end\r");
+    let file = dir.file("crlf.txt", &text);
+    let want = line_strings(text.as_bytes(), Ends::Delimiter(b"\r\n"), 0);
+    for buffer in [1, 2, 3] {
+        let read = fresh(|| {
+            ReadText::new()
+                .delimiter("\r\n")
+                .unwrap()
+                .buffer_size(buffer)
+                .min_split_size(1)
+        });
+        let options = ConcurrentOptions::default().repetitions(16);
+        let report = check_concurrent_splits_expecting(&read, &file, want.clone(), &options)
+            .unwrap_or_else(|v| panic!("buffer {buffer}: {v}"));
+        assert!(report.splits > 0 && report.interleaved > 0, "{report}");
+    }
 }
 
 #[test]
@@ -98,23 +182,27 @@ fn header_lines_are_skipped_wherever_a_split_falls() {
     let dir = TempDir::new("text-header");
     let bytes = "\u{feff}h1\r\nh2\n\nd1\nd2\r\nd3";
     let file = dir.file("h.txt", bytes);
-    let read = ReadText::new()
-        .skip_header_lines(3)
-        .buffer_size(2)
-        .min_split_size(1);
-    assert_eq!(run_to_completion(&read, &file).unwrap(), ["d1", "d2", "d3"]);
-    check_sdf_exhaustive(&read, &file).unwrap();
+    let read = |buffer| {
+        ReadText::new()
+            .skip_header_lines(3)
+            .buffer_size(buffer)
+            .min_split_size(1)
+    };
+    assert_eq!(
+        run_to_completion(&read(2), &file).unwrap(),
+        ["d1", "d2", "d3"]
+    );
+    let want = line_strings(bytes.as_bytes(), Ends::Lines, 3);
+    for buffer in tiny_buffers(bytes.as_bytes(), Ends::Lines) {
+        check_sdf_exhaustive_expecting(&fresh(|| read(buffer)), &file, want.clone(), &kit())
+            .unwrap_or_else(|v| panic!("buffer {buffer}: {v}"));
+    }
     let all_header = dir.file("only.txt", "h1\nh2\n");
-    let read = ReadText::new().skip_header_lines(5).min_split_size(1);
-    assert!(run_to_completion(&read, &all_header).unwrap().is_empty());
+    let read = || ReadText::new().skip_header_lines(5).min_split_size(1);
+    assert!(run_to_completion(&read(), &all_header).unwrap().is_empty());
     // Nothing to claim in 6 bytes of header: without the oracle the kit would call that vacuous.
-    check_sdf_exhaustive_expecting(
-        &read,
-        &all_header,
-        Vec::<String>::new(),
-        &ExhaustiveOptions::default(),
-    )
-    .unwrap();
+    check_sdf_exhaustive_expecting(&fresh(read), &all_header, Vec::<String>::new(), &kit())
+        .unwrap();
 }
 
 #[test]
@@ -138,13 +226,19 @@ fn too_long_records_can_be_skipped_and_counted() {
     let dir = TempDir::new("text-skip");
     let bytes = format!("ok\n{}\nfine\r\n{}", "y".repeat(50), "z".repeat(11));
     let file = dir.file("long.txt", &bytes);
-    let read = ReadText::new()
-        .buffer_size(4)
-        .min_split_size(1)
-        .max_record_length(10, TooLong::Skip);
+    let make = || {
+        ReadText::new()
+            .buffer_size(4)
+            .min_split_size(1)
+            .max_record_length(10, TooLong::Skip)
+    };
+    let read = make();
     assert_eq!(run_to_completion(&read, &file).unwrap(), ["ok", "fine"]);
     assert_eq!(read.skipped_records(), 2);
-    check_sdf_exhaustive(&read, &file).unwrap();
+    let want = line_strings(bytes.as_bytes(), Ends::Lines, 0)
+        .into_iter()
+        .filter(|line| line.len() <= 10);
+    check_sdf_exhaustive_expecting(&fresh(make), &file, want, &kit()).unwrap();
     // Exactly the limit is allowed; a CRLF's CR does not count.
     let exact = dir.file("exact.txt", "0123456789\r\n0123456789");
     let read = ReadText::new()
@@ -171,11 +265,43 @@ fn invalid_utf8_fails_is_replaced_or_kept() {
     );
     let raw = run_to_completion(&ReadTextBytes::new(), &file).unwrap();
     assert_eq!(raw, contract_lines(bytes));
-    check_sdf_exhaustive(
-        &ReadTextBytes::new().buffer_size(2).min_split_size(1),
-        &file,
-    )
-    .unwrap();
+    for buffer in tiny_buffers(bytes, Ends::Lines) {
+        let read = fresh(|| ReadTextBytes::new().buffer_size(buffer).min_split_size(1));
+        let want = line_records(bytes, Ends::Lines, 0);
+        check_sdf_exhaustive_expecting(&read, &file, want, &kit())
+            .unwrap_or_else(|v| panic!("buffer {buffer}: {v}"));
+    }
+}
+
+/// Delimiters of several bytes, each with records that hold parts of it (a partial delimiter
+/// before a whole one, a record ending with its first byte), a byte-order mark, empty records,
+/// a last record without it.
+fn delimiter_cases() -> Vec<(&'static str, &'static str, String)> {
+    let long = "y".repeat(12);
+    vec![
+        ("<>", "brackets", "a<>b\r\n<><>c<d>e<>".to_string()),
+        ("<>", "partial before whole", "<<<>>><<>x<".to_string()),
+        (
+            "\r\n",
+            "CRLF taken as is",
+            "one\r\ntwo\r\r\n\n\r\nthr\ree\r".to_string(),
+        ),
+        (
+            "<|>",
+            "three bytes",
+            format!("\u{feff}<|>x<|y|><|>{long}<<|>>|<|><|>z"),
+        ),
+        (
+            "ab",
+            "its first byte repeated",
+            "aab aaab ba abab aaabbb".to_string(),
+        ),
+        (
+            "END\n",
+            "a word and a newline",
+            format!("a\nEND\n{long}EN\nEND\nEND\n"),
+        ),
+    ]
 }
 
 #[test]
@@ -192,14 +318,35 @@ fn custom_delimiters_frame_records_across_reads() {
         run_to_completion(&read, &file).unwrap(),
         ["a", "b\r\n", "", "c<d>e"]
     );
-    check_sdf_exhaustive(&read, &file).unwrap();
-    let single = ReadText::new().delimiter(";").unwrap().min_split_size(1);
-    let file = dir.file("s.txt", "x;y\n;;z");
+    for (delimiter, name, bytes) in delimiter_cases() {
+        let file = dir.file("m.txt", &bytes);
+        let ends = Ends::Delimiter(delimiter.as_bytes());
+        let want = line_strings(bytes.as_bytes(), ends, 0);
+        for buffer in tiny_buffers(bytes.as_bytes(), ends) {
+            for parked in [0, 8] {
+                let read = fresh(|| {
+                    ReadText::new()
+                        .delimiter(delimiter)
+                        .unwrap()
+                        .buffer_size(buffer)
+                        .min_split_size(1)
+                        .parked_readers(parked)
+                });
+                let report = check_sdf_exhaustive_expecting(&read, &file, want.clone(), &kit())
+                    .unwrap_or_else(|v| panic!("{name}, buffer {buffer}, parked {parked}: {v}"));
+                assert!(report.fresh_instances > 0 && report.splits > 0, "{report}");
+            }
+        }
+    }
+    let single = || ReadText::new().delimiter(";").unwrap().min_split_size(1);
+    let bytes = "x;y\n;;z";
+    let file = dir.file("s.txt", bytes);
     assert_eq!(
-        run_to_completion(&single, &file).unwrap(),
+        run_to_completion(&single(), &file).unwrap(),
         ["x", "y\n", "", "z"]
     );
-    check_sdf_exhaustive(&single, &file).unwrap();
+    let want = line_strings(bytes.as_bytes(), Ends::Delimiter(b";"), 0);
+    check_sdf_exhaustive_expecting(&fresh(single), &file, want, &kit()).unwrap();
     for bad in ["", "||", "abab", "aXa"] {
         let err = ReadText::new().delimiter(bad).unwrap_err();
         assert!(matches!(err, Error::InvalidOption { .. }), "{bad:?}: {err}");
@@ -218,15 +365,24 @@ fn records_carry_file_offset_and_event_time() {
         .collect();
     assert_eq!(got, [(0, "a"), (6, "bb"), (9, ""), (10, "ccc")]);
     assert!(records.iter().all(|r| *r.path == *file.path));
-    let report = check_sdf_exhaustive(&read.buffer_size(2).min_split_size(1), &file).unwrap();
+    let read = fresh(|| {
+        ReadText::new()
+            .with_metadata()
+            .event_time_from_file()
+            .buffer_size(2)
+            .min_split_size(1)
+    });
+    let report = check_sdf_exhaustive(&read, &file).unwrap();
     assert_eq!(report.records, 4);
-    let stamped = ReadText::new().event_time_from(|line| {
-        line.parse::<i64>()
-            .ok()
-            .map(sdf_core::Timestamp::from_millis)
+    let stamped = fresh(|| {
+        ReadText::new().event_time_from(|line| {
+            line.parse::<i64>()
+                .ok()
+                .map(sdf_core::Timestamp::from_millis)
+        })
     });
     let file = dir.file("t.txt", "5\n7\n");
-    check_sdf_exhaustive(&stamped, &file).unwrap();
+    check_sdf_exhaustive_expecting(&stamped, &file, ["5".to_string(), "7".into()], &kit()).unwrap();
 }
 
 /// Bytes this thread has read through `read(2)`-like calls so far (Linux: `rchar` of

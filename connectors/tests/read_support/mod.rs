@@ -1,5 +1,10 @@
-//! Helpers of the reader tests: temporary files, the line contract, a one-call driver.
+//! Helpers of the reader tests: temporary files, the line contract (as an oracle), a one-call
+//! driver.
 #![allow(dead_code)]
+
+mod line_contract;
+
+pub use line_contract::{Ends, line_records, line_strings};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
