@@ -5,11 +5,12 @@ mod read_support;
 
 use std::io::Write;
 
-use read_support::{TempDir, contract_strings, one_call};
+use read_support::{Ends, TempDir, contract_strings, line_strings, one_call};
 use sdf_connectors::read::{Access, Codec, Compression, FileRange};
 use sdf_connectors::{FileMetadata, ReadCsv, ReadText};
 use sdf_core::testing::{
-    ConcurrentOptions, check_concurrent_splits_with, check_sdf_exhaustive, run_to_completion,
+    ConcurrentOptions, ExhaustiveOptions, check_concurrent_splits_expecting,
+    check_sdf_exhaustive_expecting, fresh, run_to_completion,
 };
 use sdf_core::{OffsetRange, SplittableDoFn};
 
@@ -112,16 +113,29 @@ fn a_checkpoint_in_the_middle_resumes_without_re_emitting() {
 fn compressed_files_pass_the_kit() {
     let dir = TempDir::new("compressed-kit");
     let plain = "a\r\nbb\n\nccc\nü🙂\nlast";
+    let want = line_strings(plain.as_bytes(), Ends::Lines, 0);
+    let big_text = text(2_000);
+    let big_want = line_strings(big_text.as_bytes(), Ends::Lines, 0);
     for &(ext, _, encode) in CODECS {
         let file = dir.file(&format!("k.txt.{ext}"), encode(plain.as_bytes()));
         for parked in [0, 8] {
-            let read = ReadText::new().buffer_size(3).parked_readers(parked);
-            let report = check_sdf_exhaustive(&read, &file).unwrap();
+            // A residual on a fresh instance has no parked decoder: it decodes from the start.
+            let read = fresh(|| ReadText::new().buffer_size(3).parked_readers(parked));
+            let report = check_sdf_exhaustive_expecting(
+                &read,
+                &file,
+                want.clone(),
+                &ExhaustiveOptions::default(),
+            )
+            .unwrap_or_else(|v| panic!("{ext}, parked {parked}: {v}"));
             assert!(report.checkpoints > 0, "{report:?}");
+            assert!(report.fresh_instances > 0, "{report}");
         }
-        let big = dir.file(&format!("big.txt.{ext}"), encode(text(2_000).as_bytes()));
+        let big = dir.file(&format!("big.txt.{ext}"), encode(big_text.as_bytes()));
         let options = ConcurrentOptions::default().repetitions(10);
-        check_concurrent_splits_with(&ReadText::new().buffer_size(256), &big, &options).unwrap();
+        let read = fresh(|| ReadText::new().buffer_size(256));
+        check_concurrent_splits_expecting(&read, &big, big_want.clone(), &options)
+            .unwrap_or_else(|v| panic!("{ext}: {v}"));
     }
 }
 
@@ -139,10 +153,11 @@ fn compressed_csv_with_headers() {
     let dir = TempDir::new("compressed-csv");
     let csv = "id,text\r\n1,\"a, b\"\n2,plain\n";
     let file = dir.file("c.csv.zst", zstd(csv.as_bytes()));
-    let read = ReadCsv::<(u32, String)>::new().buffer_size(4);
-    let rows = run_to_completion(&read, &file).unwrap();
+    let read = || ReadCsv::<(u32, String)>::new().buffer_size(4);
+    let rows = run_to_completion(&read(), &file).unwrap();
     assert_eq!(rows, [(1, "a, b".to_string()), (2, "plain".to_string())]);
-    check_sdf_exhaustive(&read, &file).unwrap();
+    check_sdf_exhaustive_expecting(&fresh(read), &file, rows, &ExhaustiveOptions::default())
+        .unwrap();
 }
 
 #[test]

@@ -7,7 +7,8 @@ use sdf_connectors::read::Access;
 use sdf_connectors::{ReadCsv, ReadJsonLines};
 use sdf_core::SplittableDoFn;
 use sdf_core::testing::{
-    ConcurrentOptions, check_concurrent_splits_with, check_sdf_exhaustive, run_to_completion,
+    ConcurrentOptions, ExhaustiveOptions, check_concurrent_splits_expecting,
+    check_sdf_exhaustive_expecting, fresh, run_to_completion,
 };
 use serde::{Deserialize, Serialize};
 
@@ -49,10 +50,19 @@ fn csv_rows_are_typed_by_header_name() {
     for eol in ["\n", "\r\n"] {
         let (csv, want) = csv_hard(20, eol, false);
         let file = dir.file("a.csv", format!("\u{feff}{csv}{eol}{eol}"));
-        let read = ReadCsv::<Row>::new().buffer_size(5).min_split_size(1);
-        assert_eq!(run_to_completion(&read, &file).unwrap(), want);
-        let report = check_sdf_exhaustive(&read, &file).unwrap();
-        assert!(report.splits > 0);
+        let read = |buffer| ReadCsv::<Row>::new().buffer_size(buffer).min_split_size(1);
+        assert_eq!(run_to_completion(&read(5), &file).unwrap(), want);
+        // 2 bytes: `\r\n` split across reads; 5: a row in many reads, its start in the middle.
+        for buffer in [2, 5] {
+            let report = check_sdf_exhaustive_expecting(
+                &fresh(|| read(buffer)),
+                &file,
+                want.clone(),
+                &ExhaustiveOptions::default(),
+            )
+            .unwrap_or_else(|v| panic!("{eol:?}, buffer {buffer}: {v}"));
+            assert!(report.splits > 0 && report.fresh_instances > 0, "{report}");
+        }
     }
 }
 
@@ -97,12 +107,21 @@ fn csv_with_quoted_newlines_fails_unless_multiline() {
     assert_eq!(read.split_restriction(&file, r, 10.0).unwrap(), [r]);
     assert_eq!(run_to_completion(&read, &file).unwrap(), want);
     for parked in [0, 8] {
-        let read = ReadCsv::<Row>::new()
-            .multiline(true)
-            .buffer_size(7)
-            .parked_readers(parked);
-        let report = check_sdf_exhaustive(&read, &file).unwrap();
+        let read = fresh(|| {
+            ReadCsv::<Row>::new()
+                .multiline(true)
+                .buffer_size(7)
+                .parked_readers(parked)
+        });
+        let report = check_sdf_exhaustive_expecting(
+            &read,
+            &file,
+            want.clone(),
+            &ExhaustiveOptions::default(),
+        )
+        .unwrap();
         assert!(report.checkpoints > 0);
+        assert!(report.fresh_instances > 0, "{report}");
     }
 }
 
@@ -111,19 +130,15 @@ fn a_larger_csv_survives_concurrent_splits() {
     let dir = TempDir::new("csv-concurrent");
     let (csv, want) = csv_hard(2_000, "\n", false);
     let file = dir.file("big.csv", &csv);
-    let read = ReadCsv::<Row>::new().buffer_size(100).min_split_size(1);
+    let read = fresh(|| ReadCsv::<Row>::new().buffer_size(100).min_split_size(1));
     let options = ConcurrentOptions::default().repetitions(30);
-    assert!(
-        check_concurrent_splits_with(&read, &file, &options)
-            .unwrap()
-            .splits
-            > 0
-    );
+    let report = check_concurrent_splits_expecting(&read, &file, want.clone(), &options).unwrap();
+    assert!(report.splits > 0 && report.interleaved > 0, "{report}");
     let (hard, want_hard) = csv_hard(2_000, "\r\n", true);
     let file = dir.file("hard.csv", &hard);
-    let read = ReadCsv::<Row>::new().multiline(true).buffer_size(100);
-    check_concurrent_splits_with(&read, &file, &options).unwrap();
-    assert_eq!(run_to_completion(&read, &file).unwrap(), want_hard);
+    let read = || ReadCsv::<Row>::new().multiline(true).buffer_size(100);
+    check_concurrent_splits_expecting(&fresh(read), &file, want_hard.clone(), &options).unwrap();
+    assert_eq!(run_to_completion(&read(), &file).unwrap(), want_hard);
     assert_eq!(want.len(), 2_000);
 }
 
@@ -156,13 +171,26 @@ fn json_lines_typed_and_untyped() {
         text.push_str(["\n", "\r\n", "\n  \n"][i % 3]);
     }
     let file = dir.file("a.jsonl", &text);
-    let read = ReadJsonLines::<Row>::new().buffer_size(9).min_split_size(1);
-    assert_eq!(run_to_completion(&read, &file).unwrap(), rows);
-    assert!(check_sdf_exhaustive(&read, &file).unwrap().splits > 0);
+    let read = |buffer| {
+        ReadJsonLines::<Row>::new()
+            .buffer_size(buffer)
+            .min_split_size(1)
+    };
+    assert_eq!(run_to_completion(&read(9), &file).unwrap(), rows);
+    for buffer in [2, 9] {
+        let report = check_sdf_exhaustive_expecting(
+            &fresh(|| read(buffer)),
+            &file,
+            rows.clone(),
+            &ExhaustiveOptions::default(),
+        )
+        .unwrap_or_else(|v| panic!("buffer {buffer}: {v}"));
+        assert!(report.splits > 0 && report.fresh_instances > 0, "{report}");
+    }
     let values = run_to_completion(&ReadJsonLines::<serde_json::Value>::new(), &file).unwrap();
     assert_eq!(values[3]["name"], "n3");
-    check_concurrent_splits_with(&read, &file, &ConcurrentOptions::default().repetitions(30))
-        .unwrap();
+    let options = ConcurrentOptions::default().repetitions(30);
+    check_concurrent_splits_expecting(&fresh(|| read(9)), &file, rows, &options).unwrap();
 }
 
 #[test]

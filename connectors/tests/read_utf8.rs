@@ -12,7 +12,9 @@ use sdf_connectors::read::{
     Format, Framing, InvalidUtf8, LineDigest, ReadFile, ReadLineDigests, RecordContext,
 };
 use sdf_connectors::{FileMetadata, ReadJsonLines, ReadText};
-use sdf_core::testing::{check_sdf_exhaustive, run_to_completion};
+use sdf_core::testing::{
+    ExhaustiveOptions, check_sdf_exhaustive_expecting, fresh, run_to_completion,
+};
 
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);
@@ -225,9 +227,23 @@ fn splits_keep_each_record_once_with_the_check_on() {
     let mut rng = Rng(7);
     let bytes = text(&mut rng, 40, false);
     let file = dir.file("kit.txt", &bytes);
-    let read = ReadText::new().buffer_size(5).min_split_size(1);
-    let report = check_sdf_exhaustive(&read, &file).unwrap();
-    assert_eq!(report.records as usize, expected(&bytes).len());
+    let want: Vec<String> = expected(&bytes)
+        .into_iter()
+        .map(|line| String::from_utf8(line).unwrap())
+        .collect();
+    // 5 bytes: characters cut by reads; 1: every record and delimiter in reads of its own.
+    for buffer in [1, 5] {
+        let read = fresh(|| ReadText::new().buffer_size(buffer).min_split_size(1));
+        let report = check_sdf_exhaustive_expecting(
+            &read,
+            &file,
+            want.clone(),
+            &ExhaustiveOptions::default(),
+        )
+        .unwrap_or_else(|v| panic!("buffer {buffer}: {v}"));
+        assert_eq!(report.records as usize, expected(&bytes).len());
+        assert!(report.fresh_instances > 0, "{report}");
+    }
 }
 
 #[test]

@@ -120,7 +120,7 @@ fn bad_json(cx: RecordContext<'_>, e: sonic_rs::Error) -> crate::Error {
 mod tests {
     use super::*;
     use sdf_core::Timestamp;
-    use sdf_core::testing::{check_sdf_exhaustive, run_to_completion};
+    use sdf_core::testing::{check_sdf_exhaustive, fresh, run_to_completion};
     use sonic_rs::JsonValueTrait;
 
     fn file(name: &str, content: &[u8]) -> FileMetadata {
@@ -138,17 +138,20 @@ mod tests {
 
     #[test]
     fn values_are_those_serde_json_reads() {
-        let mut content = String::new();
-        for i in 0..60 {
-            content.push_str(&format!(
-                "{{\"id\":{i},\"name\":\"n\\u00e9{i}\",\"score\":{}.5,\"tags\":[\"a\",\"✓\"],\"nested\":{{\"x\":null,\"y\":[1,2,{{}}]}}}}\r\n",
-                i * 3
-            ));
-            if i % 17 == 0 {
-                content.push_str("   \n");
+        let jsonl = |n| {
+            let mut content = String::new();
+            for i in 0..n {
+                content.push_str(&format!(
+                    "{{\"id\":{i},\"name\":\"n\\u00e9{i}\",\"score\":{}.5,\"tags\":[\"a\",\"✓\"],\"nested\":{{\"x\":null,\"y\":[1,2,{{}}]}}}}\r\n",
+                    i * 3
+                ));
+                if i % 17 == 0 {
+                    content.push_str("   \n");
+                }
             }
-        }
-        let f = file("many.jsonl", content.as_bytes());
+            content
+        };
+        let f = file("many.jsonl", jsonl(60).as_bytes());
         let ours = run_to_completion(&ReadJsonValues::new().buffer_size(64), &f).unwrap();
         let reference =
             run_to_completion(&super::super::ReadJsonLines::<serde_json::Value>::new(), &f)
@@ -161,9 +164,13 @@ mod tests {
         }
         assert_eq!(ours[7].get("id").as_u64(), Some(7));
         // The kit compares multisets of records, which needs `Hash`: read them as JSON text.
-        let as_text = ReadFile::with_format(AsText(JsonValues::default())).buffer_size(64);
+        // 30 lines: each case runs twice (residuals warm, then on fresh instances).
+        let f = file("some.jsonl", jsonl(30).as_bytes());
+        let as_text =
+            fresh(|| ReadFile::with_format(AsText(JsonValues::default())).buffer_size(64));
         let report = check_sdf_exhaustive(&as_text, &f).unwrap();
-        assert_eq!(report.records, 60);
+        assert_eq!(report.records, 30);
+        assert!(report.fresh_instances > 0, "{report}");
     }
 
     /// `JsonValues`, each value written back as JSON text.
