@@ -16,7 +16,9 @@ use read_support::{TempDir, one_call};
 use sdf_connectors::FileMetadata;
 use sdf_connectors::read::{Format, ReadCsvBatches, ReadFile, ReadJsonBatches};
 use sdf_core::SplittableDoFn;
-use sdf_core::testing::{ExhaustiveOptions, check_sdf_exhaustive_with, run_to_completion};
+use sdf_core::testing::{
+    ExhaustiveOptions, check_sdf_exhaustive_expecting, fresh, run_to_completion,
+};
 
 /// A batch format emits what its call gathered when the call ends, after the refused claim.
 fn kit() -> ExhaustiveOptions {
@@ -97,7 +99,8 @@ fn checkpointed_rows<F: Format<Output = RecordBatch>>(
 #[test]
 fn csv_batches_hold_every_row_once_whatever_the_splits() {
     let dir = TempDir::new("arrow-csv");
-    let file = dir.file("a.csv", format!("\u{feff}{}", csv_text(60)));
+    // 30 rows: the kit runs each case twice (residuals warm, then on fresh instances).
+    let file = dir.file("a.csv", format!("\u{feff}{}", csv_text(30)));
     for batch in [1, 7, 1000] {
         let read = ReadCsvBatches::new().batch_rows(batch).min_split_size(1);
         let batches = run_to_completion(&read, &file).unwrap();
@@ -108,18 +111,33 @@ fn csv_batches_hold_every_row_once_whatever_the_splits() {
         assert_eq!(schema.field(2).data_type(), &DataType::Float64);
         assert!(batches.iter().all(|b| b.num_rows() <= batch));
         let want = csv_reference(&file, schema.clone());
-        assert_eq!(want.len(), 60);
+        assert_eq!(want.len(), 30);
         assert_eq!(rows(&batches), want, "batch {batch}");
-        let report = check_sdf_exhaustive_with(&BatchRows(read.clone()), &file, &kit()).unwrap();
+        // Built anew for each instance (a clone would share the inferred schema's cache); a
+        // 64-byte buffer, in which a row spans reads (and a fresh instance costs no 256 KiB).
+        let make = || {
+            ReadCsvBatches::new()
+                .batch_rows(batch)
+                .min_split_size(1)
+                .buffer_size(64)
+        };
+        let report = check_sdf_exhaustive_expecting(
+            &fresh(|| BatchRows(make())),
+            &file,
+            want.clone(),
+            &kit(),
+        )
+        .unwrap();
         assert!(report.splits > 0 && report.checkpoints > 0);
+        assert!(report.fresh_instances > 0, "{report}");
         // Without parked readers a call that stops mid-batch must emit its partial batch
         // itself (`Format::end_call`), or those rows would be lost with its reader.
-        let unparked = read.clone().parked_readers(0);
-        check_sdf_exhaustive_with(&BatchRows(unparked), &file, &kit()).unwrap();
+        let unparked = fresh(|| BatchRows(make().parked_readers(0)));
+        check_sdf_exhaustive_expecting(&unparked, &file, want.clone(), &kit()).unwrap();
         let (got, calls) = checkpointed_rows(&read, &file);
         assert_eq!(got, want, "batch {batch}: checkpointed");
         if batch == 7 {
-            assert_eq!(calls, 60usize.div_ceil(7), "one batch per call");
+            assert_eq!(calls, 30usize.div_ceil(7), "one batch per call");
         }
     }
 }
@@ -127,16 +145,24 @@ fn csv_batches_hold_every_row_once_whatever_the_splits() {
 #[test]
 fn json_batches_hold_every_row_once_whatever_the_splits() {
     let dir = TempDir::new("arrow-json");
-    let file = dir.file("a.jsonl", json_text(50));
+    let file = dir.file("a.jsonl", json_text(30));
     let read = ReadJsonBatches::new().batch_rows(6).min_split_size(1);
     let batches = run_to_completion(&read, &file).unwrap();
     let schema = batches[0].schema();
     assert_eq!(schema.fields().len(), 4, "{schema:?}");
     let want = json_reference(&file, schema);
-    assert_eq!(want.len(), 50);
+    assert_eq!(want.len(), 30);
     assert_eq!(rows(&batches), want);
-    check_sdf_exhaustive_with(&BatchRows(read.clone()), &file, &kit()).unwrap();
-    check_sdf_exhaustive_with(&BatchRows(read.clone().parked_readers(0)), &file, &kit()).unwrap();
+    let make = || {
+        ReadJsonBatches::new()
+            .batch_rows(6)
+            .min_split_size(1)
+            .buffer_size(64)
+    };
+    check_sdf_exhaustive_expecting(&fresh(|| BatchRows(make())), &file, want.clone(), &kit())
+        .unwrap();
+    let unparked = fresh(|| BatchRows(make().parked_readers(0)));
+    check_sdf_exhaustive_expecting(&unparked, &file, want.clone(), &kit()).unwrap();
     assert_eq!(checkpointed_rows(&read, &file).0, want);
 }
 

@@ -4,6 +4,7 @@
 
 mod line_contract;
 
+#[allow(unused_imports)] // Not every test file uses the oracle.
 pub use line_contract::{Ends, line_records, line_strings};
 
 use std::path::{Path, PathBuf};
