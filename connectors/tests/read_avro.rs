@@ -9,11 +9,16 @@ mod read_support;
 use std::collections::HashMap;
 
 use apache_avro::types::Value;
-use avro_support::{NESTED, codecs, markers, read_range, reference, schemas, write_file};
+use avro_support::{
+    NESTED, codecs, markers, read_range, reference, reference_records, schemas, write_file,
+};
 use read_support::TempDir;
 use sdf_connectors::ReadAvro;
 use sdf_connectors::avro::{AvroRecord, to_json};
-use sdf_core::testing::{check_concurrent_splits, check_sdf_exhaustive, run_to_completion};
+use sdf_core::testing::{
+    ConcurrentOptions, ExhaustiveOptions, check_concurrent_splits_expecting,
+    check_sdf_exhaustive_expecting, fresh, run_to_completion,
+};
 use sdf_core::{OffsetRange, Timestamp};
 use sdf_runtime::{Executor, Pipeline};
 use serde::Deserialize;
@@ -110,21 +115,43 @@ fn a_block_belongs_to_the_range_holding_the_marker_before_it() {
     }
 }
 
+/// The reader the kit checks: values compared as their JSON (they have no `Eq`: floats; maps in
+/// sorted order), with the block and index, so a record read twice or lost is seen. Built anew
+/// for each instance, as a new worker would.
+fn json_records(buffer: usize) -> ReadAvro<AvroRecord<String>> {
+    ReadAvro::map_values(|v| Ok(to_json(v).to_string()))
+        .with_metadata()
+        .min_split_size(1)
+        .buffer_size(buffer)
+}
+
+/// What [`json_records`] must read: the reference reader's values, in the blocks the file's
+/// markers delimit.
+fn expected_json(bytes: &[u8], file: &sdf_connectors::FileMetadata) -> Vec<AvroRecord<String>> {
+    reference_records(bytes, &file.path, |v| to_json(v).to_string())
+}
+
 #[test]
 fn every_codec_passes_the_exhaustive_kit() {
     let dir = TempDir::new("avro-kit");
     for (codec_name, codec) in codecs() {
-        let bytes = write_file(NESTED, codec, 40, 250);
+        // 24 records in 7 blocks: each case runs twice (residuals warm, then on fresh
+        // instances), as long as 40 records took once.
+        let bytes = write_file(NESTED, codec, 24, 250);
         let file = dir.file("a.avro", &bytes);
-        // Values have no Eq (floats): the kit compares their JSON (maps in sorted order), with
-        // the block and index, so a record read twice or lost is seen.
-        let read = ReadAvro::map_values(|v| Ok(to_json(v).to_string()))
-            .with_metadata()
-            .min_split_size(1)
-            .buffer_size(100);
-        let report = check_sdf_exhaustive(&read, &file).unwrap();
-        assert_eq!(report.records, 40, "{codec_name}");
-        assert!(report.splits > 50, "{codec_name}: {report:?}");
+        let want = expected_json(&bytes, &file);
+        assert_eq!(want.len(), 24);
+        // Residuals and pieces also on fresh instances, which open the file, read its header
+        // and scan for the first marker of their range; a 100-byte buffer, in which blocks
+        // (about 250 bytes) span reads and markers straddle refills.
+        let read = fresh(|| json_records(100));
+        let report =
+            check_sdf_exhaustive_expecting(&read, &file, want, &ExhaustiveOptions::default())
+                .unwrap_or_else(|v| panic!("{codec_name}: {v}"));
+        println!("{codec_name}: {report}");
+        assert_eq!(report.records, 24, "{codec_name}");
+        assert!(report.splits > 50, "{codec_name}: {report}");
+        assert!(report.fresh_instances > 0, "{codec_name}: {report}");
     }
 }
 
@@ -133,8 +160,14 @@ fn splits_from_another_thread_lose_and_duplicate_nothing() {
     let dir = TempDir::new("avro-concurrent");
     let bytes = write_file(NESTED, codecs()[1].1, 200, 300);
     let file = dir.file("a.avro", &bytes);
-    let read = ReadAvro::map_values(|v| Ok(to_json(v).to_string())).with_metadata();
-    check_concurrent_splits(&read, &file).unwrap();
+    let want = expected_json(&bytes, &file);
+    assert_eq!(want.len(), 200);
+    let read = fresh(|| json_records(64));
+    let report =
+        check_concurrent_splits_expecting(&read, &file, want, &ConcurrentOptions::default())
+            .unwrap();
+    println!("{report}");
+    assert!(report.splits > 0 && report.interleaved > 0, "{report}");
 }
 
 #[derive(Debug, PartialEq, Deserialize)]

@@ -3,11 +3,14 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use apache_avro::types::Value;
 use apache_avro::{
     Bzip2Settings, Codec, DeflateSettings, Reader, Schema, Writer, ZstandardSettings,
 };
+use sdf_connectors::avro::AvroRecord;
 use sdf_connectors::{FileMetadata, ReadAvro};
 use sdf_core::{
     CollectEmitter, OffsetRange, Output, SharedTracker, SplittableDoFn, Timestamp, Timestamped,
@@ -173,6 +176,61 @@ pub fn markers(bytes: &[u8]) -> Vec<u64> {
         .filter(|&i| &bytes[i..i + 16] == sync)
         .map(|i| i as u64)
         .collect()
+}
+
+/// The blocks of `bytes`, found without the reader under test: each block's position (the
+/// offset of the sync marker before it, see [`markers`]) and its record count (the zig-zag
+/// varint `long` right after that marker).
+pub fn blocks(bytes: &[u8]) -> Vec<(u64, u64)> {
+    let positions = markers(bytes);
+    positions[..positions.len() - 1]
+        .iter()
+        .map(|&at| {
+            let mut value = 0u64;
+            for (i, &b) in bytes[at as usize + 16..].iter().take(10).enumerate() {
+                value |= u64::from(b & 0x7f) << (7 * i);
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            let count = (value >> 1) as i64 ^ -((value & 1) as i64);
+            (
+                at,
+                u64::try_from(count).expect("a block of a negative count"),
+            )
+        })
+        .collect()
+}
+
+/// What `ReadAvro::map_values(f).with_metadata()` must read from `bytes` listed as `path`: the
+/// reference reader's values, in order, each mapped by `f` and placed in its block by
+/// [`blocks`] (its position and its index there).
+pub fn reference_records<T>(
+    bytes: &[u8],
+    path: &Path,
+    f: impl Fn(Value) -> T,
+) -> Vec<AvroRecord<T>> {
+    let path: Arc<Path> = Arc::from(path);
+    let mut values = reference(bytes).into_iter();
+    let mut out = Vec::new();
+    for (block, count) in blocks(bytes) {
+        for index in 0..count {
+            let value = values
+                .next()
+                .expect("the blocks count more records than the file");
+            out.push(AvroRecord {
+                path: Arc::clone(&path),
+                block,
+                index,
+                value: f(value),
+            });
+        }
+    }
+    assert!(
+        values.next().is_none(),
+        "the blocks count fewer records than the file"
+    );
+    out
 }
 
 /// One `process` call of `read` on `range` of `file`, run to its end (no splits): its outputs
