@@ -1,0 +1,99 @@
+//! What the Beam tests need from Python: apache-beam 2.77.0 in a venv the tests make
+//! themselves, cached outside the clone.
+//!
+//! The venv is `~/.cache/sdf/beam-<beam>-py<major.minor>/venv` (or under `$SDF_CACHE_DIR`),
+//! built from PyPI the first time with the `python3` on `PATH` (or `$SDF_PYTHON`). Test
+//! binaries that run at once take a file lock, so one of them builds it and the others wait.
+//! Nothing is skipped when Python is missing: the test fails and says what to install.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The apache-beam release the tests run against (the one `proto/` comes from).
+pub const BEAM: &str = "2.77.0";
+
+/// The Python interpreter to build the venv with.
+fn python() -> String {
+    std::env::var("SDF_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+fn cache_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SDF_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .expect("neither XDG_CACHE_HOME nor HOME is set: set SDF_CACHE_DIR to a directory for the Beam venv");
+    base.join("sdf")
+}
+
+fn run(command: &mut Command, what: &str) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: could not start {command:?}: {e}"));
+    if !output.status.success() {
+        panic!(
+            "{what}: {command:?} failed ({}):\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    output
+}
+
+/// The venv's directory, with apache-beam installed: built on first use.
+pub fn venv() -> PathBuf {
+    let python = python();
+    let version = run(
+        Command::new(&python).args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]),
+        "the Beam tests need Python 3 (python3 on PATH, or SDF_PYTHON)",
+    );
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let home = cache_dir().join(format!("beam-{BEAM}-py{version}"));
+    std::fs::create_dir_all(&home)
+        .unwrap_or_else(|e| panic!("{}: cannot create the Beam cache: {e}", home.display()));
+    let lock = File::create(home.join("lock"))
+        .unwrap_or_else(|e| panic!("{}: {e}", home.join("lock").display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("{}: cannot lock: {e}", home.join("lock").display()));
+    let venv = home.join("venv");
+    let done = home.join("installed");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        eprintln!(
+            "installing apache-beam {BEAM} into {} (once)",
+            venv.display()
+        );
+        run(
+            Command::new(&python).args(["-m", "venv"]).arg(&venv),
+            "creating the Beam venv",
+        );
+        run(
+            Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &format!("apache-beam=={BEAM}"),
+            ]),
+            "installing apache-beam from PyPI",
+        );
+        std::fs::write(&done, BEAM).unwrap_or_else(|e| panic!("{}: {e}", done.display()));
+    }
+    venv
+}
+
+/// Runs a Python script of `tests/support` with the venv's interpreter and returns its stdout.
+pub fn run_script(script: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(script);
+    let output = run(
+        Command::new(venv().join("bin/python")).arg(&path),
+        &format!("running {}", path.display()),
+    );
+    output.stdout
+}
