@@ -6,4 +6,10 @@
 //! - [`coder`]: Beam's standard coders, exact to the byte against Beam's `standard_coders.yaml`.
 
 pub mod coder;
+mod error;
+pub mod job;
+pub mod model;
 pub mod proto;
+
+pub use error::{BeamError, Result};
+pub use job::{Job, JobOutcome, JobService};

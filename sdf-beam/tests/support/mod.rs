@@ -97,3 +97,83 @@ pub fn run_script(script: &str) -> Vec<u8> {
     );
     output.stdout
 }
+
+/// Beam's Python job service (`local_job_service_main`, the FnApiRunner) on a loopback port,
+/// stopped when dropped.
+pub struct JobServer {
+    child: std::process::Child,
+    /// `localhost:PORT`.
+    pub endpoint: String,
+    dir: PathBuf,
+}
+
+impl JobServer {
+    /// Starts one and waits (at most 60 s) until it listens.
+    pub fn start() -> JobServer {
+        let venv = venv();
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sdf-beam-job-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port_file = dir.join("port");
+        let log = File::create(dir.join("job_service.log")).unwrap();
+        // Its workers (none for our EXTERNAL environment, but Python's own for Python
+        // transforms) start with a bare `python`: the venv's comes first.
+        let path = format!(
+            "{}:{}",
+            venv.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "apache_beam.runners.portability.local_job_service_main",
+                "--port",
+                "0",
+                "--port_file",
+            ])
+            .arg(&port_file)
+            .env("PATH", path)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting Beam's job service");
+        let mut server = JobServer {
+            child,
+            endpoint: String::new(),
+            dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Ok(port) = std::fs::read_to_string(&port_file)
+                && let Ok(port) = port.trim().parse::<u16>()
+            {
+                server.endpoint = format!("localhost:{port}");
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("Beam's job service exited ({status}):\n{}", server.log());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Beam's job service did not start within 60 s:\n{}",
+                server.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// What the job service printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("job_service.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for JobServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
