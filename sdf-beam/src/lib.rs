@@ -6,10 +6,14 @@
 //! - [`coder`]: Beam's standard coders, exact to the byte against Beam's `standard_coders.yaml`.
 
 pub mod coder;
+mod create;
 mod error;
+pub mod harness;
 pub mod job;
 pub mod model;
 pub mod proto;
+pub mod translate;
 
+pub use create::Create;
 pub use error::{BeamError, Result};
 pub use job::{Job, JobOutcome, JobService};

@@ -1,0 +1,356 @@
+//! Running one `ProcessBundleRequest`: the descriptor's transforms as operators, fed from the
+//! data stream (or the request's own elements), their output sent back, their residuals and
+//! finalizers collected.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use prost::Message;
+
+use super::data::DataStream;
+use super::ops::{Consumer, Consumers, DataSink, Leftovers, Operator, SharedLeftovers};
+use super::registry::{Registry, SDF_DOFN_URN};
+use super::split::SourceSplit;
+use super::step::{OpContext, Phase};
+use crate::coder::{AnyCoder, Coder, Context};
+use crate::error::{BeamError, Result};
+use crate::proto::fn_execution::{ProcessBundleDescriptor, RemoteGrpcPort, elements};
+use crate::proto::pipeline::{MonitoringInfo, PTransform, ParDoPayload};
+
+/// The data read transform.
+pub(crate) const DATA_SOURCE: &str = "beam:runner:source:v1";
+/// The data write transform.
+pub(crate) const DATA_SINK: &str = "beam:runner:sink:v1";
+/// The expanded SDF transforms.
+pub(crate) const PAIR: &str = "beam:transform:sdf_pair_with_restriction:v1";
+pub(crate) const SPLIT_AND_SIZE: &str = "beam:transform:sdf_split_and_size_restrictions:v1";
+pub(crate) const TRUNCATE: &str = "beam:transform:sdf_truncate_sized_restrictions:v1";
+pub(crate) const PROCESS: &str = "beam:transform:sdf_process_sized_element_and_restrictions:v1";
+
+/// The split points of a running bundle's sources, by transform id.
+pub(crate) type Splits = HashMap<String, Arc<SourceSplit>>;
+
+/// A data source of the bundle and what it feeds.
+struct Source {
+    split: Arc<SourceSplit>,
+    target: Target,
+    /// The next element's index.
+    index: i64,
+    done: bool,
+}
+
+enum Target {
+    /// One operator: it decodes each element from the front of the data.
+    Op(Box<dyn Operator>),
+    /// Anything else: elements are delimited with the port's coder first.
+    Delimited(AnyCoder, Consumers),
+}
+
+impl Source {
+    async fn chunk(&mut self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            if !self.split.begin(self.index) {
+                // Split off: this element and every later one are the runner's residual.
+                return Ok(());
+            }
+            let result = match &mut self.target {
+                Target::Op(op) => op.element(&mut data).await,
+                Target::Delimited(coder, consumers) => {
+                    let before = data;
+                    coder.decode(&mut data, Context::Nested)?;
+                    let element = &before[..before.len() - data.len()];
+                    consumers.emit(element).await
+                }
+            };
+            self.split.end(self.index);
+            self.index += 1;
+            result?;
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> Result<()> {
+        match &mut self.target {
+            Target::Op(op) => op.finish().await,
+            Target::Delimited(_, consumers) => consumers.finish().await,
+        }
+    }
+}
+
+/// A bundle, built and ready to run.
+pub(crate) struct Bundle {
+    instruction_id: String,
+    sources: HashMap<String, Source>,
+    leftovers: SharedLeftovers,
+}
+
+/// What a bundle left.
+pub(crate) struct Finished {
+    pub leftovers: Leftovers,
+    pub monitoring: Vec<MonitoringInfo>,
+}
+
+struct Builder<'a> {
+    descriptor: &'a ProcessBundleDescriptor,
+    registry: &'a Registry,
+    instruction_id: &'a str,
+    data: &'a DataStream,
+    leftovers: SharedLeftovers,
+    /// PCollection id → the transforms that read it.
+    readers: HashMap<&'a str, Vec<&'a str>>,
+}
+
+fn not_supported(id: &str, t: &PTransform, why: &str) -> BeamError {
+    let urn = t.spec.as_ref().map_or("", |s| s.urn.as_str());
+    BeamError::Protocol(format!("transform {id} ({}, {urn}): {why}", t.unique_name))
+}
+
+impl Builder<'_> {
+    fn consumers(&self, pcollection: &str, split: Option<&Arc<SourceSplit>>) -> Result<Consumers> {
+        let mut consumers = Vec::new();
+        for &id in self
+            .readers
+            .get(pcollection)
+            .map_or(&[][..], |v| v.as_slice())
+        {
+            let t = &self.descriptor.transforms[id];
+            let urn = t.spec.as_ref().map_or("", |s| s.urn.as_str());
+            if urn == DATA_SINK {
+                consumers.push(Consumer::Sink(DataSink::new(
+                    self.instruction_id,
+                    id,
+                    self.data.sender(),
+                )));
+            } else {
+                consumers.push(Consumer::Op(self.operator(id, split)?));
+            }
+        }
+        Ok(Consumers(consumers))
+    }
+
+    fn operator(&self, id: &str, split: Option<&Arc<SourceSplit>>) -> Result<Box<dyn Operator>> {
+        let t = &self.descriptor.transforms[id];
+        let spec = t
+            .spec
+            .as_ref()
+            .ok_or_else(|| not_supported(id, t, "no spec"))?;
+        let phase = match spec.urn.as_str() {
+            PAIR => Phase::Pair,
+            SPLIT_AND_SIZE => Phase::SplitAndSize,
+            TRUNCATE => Phase::Truncate,
+            PROCESS => Phase::Process,
+            crate::model::PAR_DO => Phase::Unexpanded,
+            _ => return Err(not_supported(id, t, "not a transform this SDK runs")),
+        };
+        let payload = ParDoPayload::decode(spec.payload.as_slice())
+            .map_err(|e| not_supported(id, t, &format!("its ParDoPayload does not decode: {e}")))?;
+        let do_fn = payload
+            .do_fn
+            .as_ref()
+            .ok_or_else(|| not_supported(id, t, "no DoFn"))?;
+        if do_fn.urn != SDF_DOFN_URN {
+            return Err(not_supported(
+                id,
+                t,
+                &format!("a DoFn of another SDK ({})", do_fn.urn),
+            ));
+        }
+        let name = String::from_utf8_lossy(&do_fn.payload);
+        let step = self.registry.get(&name).ok_or_else(|| {
+            not_supported(
+                id,
+                t,
+                &format!(
+                    "no DoFn is registered as {name:?} in this worker (registered: {:?}); the \
+                     worker must build the same pipeline as the program that submitted it",
+                    self.registry.names()
+                ),
+            )
+        })?;
+        if !payload.side_inputs.is_empty()
+            || !payload.state_specs.is_empty()
+            || !payload.timer_family_specs.is_empty()
+        {
+            return Err(not_supported(
+                id,
+                t,
+                "side inputs, state and timers are not supported",
+            ));
+        }
+        let mut main_inputs = t
+            .inputs
+            .iter()
+            .filter(|(k, _)| !payload.side_inputs.contains_key(*k));
+        let (input_local, _) = main_inputs
+            .next()
+            .ok_or_else(|| not_supported(id, t, "no main input"))?;
+        let mut outputs: Vec<_> = t.outputs.iter().collect();
+        outputs.sort();
+        if outputs.len() > 1 {
+            return Err(not_supported(id, t, "more than one output"));
+        }
+        let consumers = match outputs.first() {
+            Some((_, pcollection)) => self.consumers(pcollection, None)?,
+            None => Consumers::default(),
+        };
+        Ok(step.operator(
+            phase,
+            OpContext {
+                transform_id: id.to_string(),
+                input_local: input_local.clone(),
+                output_locals: outputs.iter().map(|(k, _)| (*k).clone()).collect(),
+                consumers,
+                leftovers: Arc::clone(&self.leftovers),
+                split: split.cloned(),
+            },
+        ))
+    }
+}
+
+impl Bundle {
+    /// Builds the operators of `descriptor` for one bundle.
+    pub fn build(
+        descriptor: &ProcessBundleDescriptor,
+        registry: &Registry,
+        instruction_id: &str,
+        data: &DataStream,
+    ) -> Result<Bundle> {
+        let mut readers: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut ids: Vec<&String> = descriptor.transforms.keys().collect();
+        ids.sort();
+        for id in &ids {
+            for pcollection in descriptor.transforms[*id].inputs.values() {
+                readers
+                    .entry(pcollection.as_str())
+                    .or_default()
+                    .push(id.as_str());
+            }
+        }
+        let builder = Builder {
+            descriptor,
+            registry,
+            instruction_id,
+            data,
+            leftovers: Arc::new(Mutex::new(Leftovers::default())),
+            readers,
+        };
+        let mut sources = HashMap::new();
+        for id in ids {
+            let t = &descriptor.transforms[id];
+            if t.spec.as_ref().map(|s| s.urn.as_str()) != Some(DATA_SOURCE) {
+                continue;
+            }
+            let port = RemoteGrpcPort::decode(t.spec.as_ref().expect("checked").payload.as_slice())
+                .map_err(|e| {
+                    not_supported(id, t, &format!("its RemoteGrpcPort does not decode: {e}"))
+                })?;
+            let output = t
+                .outputs
+                .values()
+                .next()
+                .ok_or_else(|| not_supported(id, t, "a data source with no output"))?;
+            let split = Arc::new(SourceSplit::default());
+            let consumers = builder.consumers(output, Some(&split))?;
+            let target = if consumers.0.len() == 1 && matches!(consumers.0[0], Consumer::Op(_)) {
+                match consumers.0.into_iter().next() {
+                    Some(Consumer::Op(op)) => Target::Op(op),
+                    _ => unreachable!("checked"),
+                }
+            } else {
+                let coder = AnyCoder::from_proto(&port.coder_id, &descriptor.coders)?;
+                Target::Delimited(coder, consumers)
+            };
+            sources.insert(
+                id.clone(),
+                Source {
+                    split,
+                    target,
+                    index: 0,
+                    done: false,
+                },
+            );
+        }
+        tracing::debug!(
+            bundle = instruction_id,
+            descriptor = %descriptor.id,
+            sources = sources.len(),
+            "bundle built"
+        );
+        Ok(Bundle {
+            instruction_id: instruction_id.to_string(),
+            sources,
+            leftovers: builder.leftovers,
+        })
+    }
+
+    /// The split points, for the control stream.
+    pub fn splits(&self) -> Splits {
+        self.sources
+            .iter()
+            .map(|(id, s)| (id.clone(), Arc::clone(&s.split)))
+            .collect()
+    }
+
+    /// Runs the bundle: `inline` elements first (the request's own), then the data stream's
+    /// until every source has had its last.
+    pub async fn run(
+        mut self,
+        inline: Vec<elements::Data>,
+        inbound: &mut super::data::Inbound,
+    ) -> Result<Finished> {
+        for data in inline {
+            self.data(data).await?;
+        }
+        while self.sources.values().any(|s| !s.done) {
+            let Some(data) = inbound.recv().await else {
+                return Err(BeamError::Protocol(format!(
+                    "the data stream ended before bundle {} had all its input",
+                    self.instruction_id
+                )));
+            };
+            self.data(data).await?;
+        }
+        let mut ids: Vec<_> = self.sources.keys().cloned().collect();
+        ids.sort();
+        let mut monitoring = Vec::new();
+        for id in ids {
+            let source = self.sources.get_mut(&id).expect("listed");
+            source.finish().await?;
+            monitoring.push(read_index(&id, source.index - 1));
+        }
+        let leftovers =
+            std::mem::take(&mut *self.leftovers.lock().unwrap_or_else(|e| e.into_inner()));
+        Ok(Finished {
+            leftovers,
+            monitoring,
+        })
+    }
+
+    async fn data(&mut self, data: elements::Data) -> Result<()> {
+        let source = self.sources.get_mut(&data.transform_id).ok_or_else(|| {
+            BeamError::Protocol(format!(
+                "data for {} in bundle {}, which has no such data source",
+                data.transform_id, self.instruction_id
+            ))
+        })?;
+        tracing::trace!(transform = %data.transform_id, bytes = data.data.len(), is_last = data.is_last, "input");
+        source.chunk(&data.data).await?;
+        if data.is_last {
+            source.done = true;
+        }
+        Ok(())
+    }
+}
+
+/// `beam:metric:data_channel:read_index:v1`: the index of the last element read.
+pub(crate) fn read_index(transform_id: &str, index: i64) -> MonitoringInfo {
+    let mut payload = Vec::new();
+    crate::coder::write_varint(index, &mut payload);
+    MonitoringInfo {
+        urn: "beam:metric:data_channel:read_index:v1".to_string(),
+        r#type: "beam:metrics:sum_int64:v1".to_string(),
+        payload,
+        labels: [("PTRANSFORM".to_string(), transform_id.to_string())].into(),
+        start_time: None,
+    }
+}

@@ -1,0 +1,33 @@
+//! The SDK harness: the worker side of Beam's Fn API, running this crate's DoFns for a Beam
+//! runner.
+//!
+//! A runner with an EXTERNAL environment calls the [`WorkerPool`] to start a worker; a PROCESS
+//! or DOCKER environment starts the `sdf beam-worker` boot command, which calls
+//! [`run_worker`]. A worker opens the runner's control stream and answers its instructions:
+//!
+//! - `Register`: keeps the bundle descriptors.
+//! - `ProcessBundle`: builds the descriptor's transforms as operators (`bundle.rs`), feeds
+//!   them the bundle's elements from the data stream, sends their output back, and answers
+//!   with the residuals its calls left (self-checkpoints with their delay, splits made after
+//!   their requester stopped waiting) and whether it needs finalization.
+//! - `ProcessBundleSplit`: splits the running bundle where the runner asks (`split.rs`): in
+//!   the element being processed through its tracker's split handle, or between elements.
+//! - `ProcessBundleProgress`: the data channel's read index.
+//! - `FinalizeBundle`: runs the finalizers the bundle's calls registered
+//!   (`Output::after_commit`), once the runner committed its output; never before.
+//!
+//! Which Rust DoFn runs a transform is found by name in the [`Registry`].
+
+mod bundle;
+mod data;
+mod ops;
+mod pool;
+mod registry;
+mod split;
+mod step;
+mod worker;
+
+pub use pool::{PoolListener, WorkerPool};
+pub use registry::{Registry, SDF_DOFN_URN};
+pub use step::{ImpulseBytes, InputCoder};
+pub use worker::{HarnessStats, WorkerEndpoints, run_worker, run_worker_with};

@@ -1,0 +1,70 @@
+//! Which Rust DoFn runs a transform: registered by name, found by the name in the transform's
+//! `DoFn` spec (`sdf:dofn:v1`, payload: the name). The worker builds the same pipeline as the
+//! program that submitted it, so nothing is serialized but restrictions and elements.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sdf_core::SplittableDoFn;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::step::{ErasedStep, ImpulseBytes, SdfStep};
+use crate::coder::{LengthPrefix, SerdeJson};
+
+/// The URN of a DoFn of this SDK in a `ParDoPayload`; its payload is the registered name.
+pub const SDF_DOFN_URN: &str = "sdf:dofn:v1";
+
+/// The DoFns a worker can run, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    steps: HashMap<String, Arc<dyn ErasedStep>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.steps.keys().collect();
+        names.sort();
+        f.debug_struct("Registry").field("steps", &names).finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Registers a DoFn whose input comes from another DoFn (as `length_prefix(serde_json)`).
+    pub fn register<F>(&mut self, name: &str, dofn: F)
+    where
+        F: SplittableDoFn,
+        F::Input: Clone + Serialize + DeserializeOwned,
+        F::Output: Serialize + DeserializeOwned,
+    {
+        let input: LengthPrefix<SerdeJson<F::Input>> = SerdeJson::length_prefixed();
+        self.steps
+            .insert(name.to_string(), Arc::new(SdfStep::new(dofn, input)));
+    }
+
+    /// Registers a root DoFn: its one input `()` is the runner's impulse.
+    pub fn register_root<F>(&mut self, name: &str, dofn: F)
+    where
+        F: SplittableDoFn<Input = ()>,
+        F::Output: Serialize + DeserializeOwned,
+    {
+        self.steps
+            .insert(name.to_string(), Arc::new(SdfStep::new(dofn, ImpulseBytes)));
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<dyn ErasedStep>> {
+        self.steps.get(name)
+    }
+
+    /// The registered names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<_> = self.steps.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}

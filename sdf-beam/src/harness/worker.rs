@@ -1,0 +1,361 @@
+//! One SDK worker: the control stream's instructions, each bundle on its own task.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sdf_core::Finalizer;
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint};
+
+use super::bundle::{Bundle, Splits};
+use super::data::{DataStream, tokio_stream_from};
+use super::registry::Registry;
+use crate::error::{BeamError, Result};
+use crate::proto::fn_execution::beam_fn_control_client::BeamFnControlClient;
+use crate::proto::fn_execution::instruction_request::Request;
+use crate::proto::fn_execution::instruction_response::Response;
+use crate::proto::fn_execution::{
+    FinalizeBundleResponse, GetProcessBundleDescriptorRequest, InstructionRequest,
+    InstructionResponse, ProcessBundleDescriptor, ProcessBundleProgressResponse,
+    ProcessBundleRequest, ProcessBundleResponse, ProcessBundleSplitResponse, RegisterResponse,
+};
+use crate::proto::pipeline::ApiServiceDescriptor;
+
+/// How long a split waits for the running call to reach its next claim.
+const SPLIT_WAIT: Duration = Duration::from_millis(200);
+
+/// How long connecting to an endpoint the runner gave may take.
+const CONNECT: Duration = Duration::from_secs(30);
+
+/// Where a worker connects, as the runner said (`StartWorkerRequest`, or the boot flags).
+#[derive(Debug, Clone)]
+pub struct WorkerEndpoints {
+    /// The worker's id, sent with every stream as the `worker_id` header.
+    pub worker_id: String,
+    /// The control service.
+    pub control: String,
+}
+
+/// What a worker pool's workers did, for tests and metrics.
+#[derive(Debug, Default)]
+pub struct HarnessStats {
+    /// Bundles processed to the end.
+    pub bundles: AtomicU64,
+    /// Runner splits answered inside a running element (primary and residual roots).
+    pub element_splits: AtomicU64,
+    /// Runner splits answered at an element boundary only.
+    pub channel_splits: AtomicU64,
+    /// Residual roots returned with finished bundles (self-checkpoints, late splits).
+    pub bundle_residuals: AtomicU64,
+    /// Bundles whose finalizers ran on the runner's `FinalizeBundle`.
+    pub finalized: AtomicU64,
+}
+
+impl HarnessStats {
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+struct Shared {
+    control: BeamFnControlClient<Channel>,
+    stats: Arc<HarnessStats>,
+    registry: Registry,
+    worker_id: String,
+    descriptors: Mutex<HashMap<String, Arc<ProcessBundleDescriptor>>>,
+    data: Mutex<HashMap<String, DataStream>>,
+    /// Running bundles' split points, by instruction id.
+    running: Mutex<HashMap<String, Splits>>,
+    /// Finalizers of bundles that asked for finalization, by instruction id.
+    finalizers: Mutex<HashMap<String, Vec<Finalizer>>>,
+    responses: mpsc::Sender<InstructionResponse>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) async fn channel(url: &str, service: &'static str) -> Result<Channel> {
+    let address = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    let unreachable = |detail: String| BeamError::Unreachable {
+        service,
+        endpoint: url.to_string(),
+        detail,
+    };
+    let endpoint = Endpoint::from_shared(address)
+        .map_err(|e| unreachable(format!("not an address: {e}")))?
+        .connect_timeout(CONNECT);
+    tokio::time::timeout(CONNECT, endpoint.connect())
+        .await
+        .map_err(|_| unreachable(format!("no connection within {CONNECT:?}")))?
+        .map_err(|e| unreachable(e.to_string()))
+}
+
+/// Runs a worker until the runner closes its control stream.
+pub async fn run_worker(endpoints: WorkerEndpoints, registry: Registry) -> Result<()> {
+    run_worker_with(endpoints, registry, Arc::default()).await
+}
+
+/// [`run_worker`], counting what it does in `stats`.
+pub async fn run_worker_with(
+    endpoints: WorkerEndpoints,
+    registry: Registry,
+    stats: Arc<HarnessStats>,
+) -> Result<()> {
+    let channel = channel(&endpoints.control, "control service").await?;
+    let (responses, outgoing) = mpsc::channel::<InstructionResponse>(64);
+    let mut request = tonic::Request::new(tokio_stream_from(outgoing));
+    request.metadata_mut().insert(
+        "worker_id",
+        endpoints.worker_id.parse().map_err(|_| {
+            BeamError::Protocol(format!(
+                "a worker id that is no header: {:?}",
+                endpoints.worker_id
+            ))
+        })?,
+    );
+    let mut control = BeamFnControlClient::new(channel)
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
+    let mut instructions = control
+        .control(request)
+        .await
+        .map_err(|s| BeamError::Protocol(format!("opening the control stream: {s}")))?
+        .into_inner();
+    let shared = Arc::new(Shared {
+        control: control.clone(),
+        stats,
+        registry,
+        worker_id: endpoints.worker_id.clone(),
+        descriptors: Mutex::default(),
+        data: Mutex::default(),
+        running: Mutex::default(),
+        finalizers: Mutex::default(),
+        responses,
+    });
+    loop {
+        let instruction = match instructions.message().await {
+            Ok(Some(i)) => i,
+            Ok(None) => break,
+            Err(status) => {
+                tracing::warn!(worker = %endpoints.worker_id, "the control stream failed: {status}");
+                break;
+            }
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let id = instruction.instruction_id.clone();
+            let response = match handle(&shared, instruction).await {
+                Ok(response) => InstructionResponse {
+                    instruction_id: id,
+                    error: String::new(),
+                    response: Some(response),
+                },
+                Err(e) => InstructionResponse {
+                    instruction_id: id,
+                    error: e.to_string(),
+                    response: None,
+                },
+            };
+            let _ = shared.responses.send(response).await;
+        });
+    }
+    Ok(())
+}
+
+async fn handle(shared: &Arc<Shared>, instruction: InstructionRequest) -> Result<Response> {
+    let id = instruction.instruction_id;
+    match instruction.request {
+        Some(Request::Register(register)) => {
+            let mut descriptors = lock(&shared.descriptors);
+            for d in register.process_bundle_descriptor {
+                descriptors.insert(d.id.clone(), Arc::new(d));
+            }
+            Ok(Response::Register(RegisterResponse {}))
+        }
+        Some(Request::ProcessBundle(request)) => process_bundle(shared, &id, request).await,
+        Some(Request::ProcessBundleSplit(request)) => {
+            let splits = lock(&shared.running).get(&request.instruction_id).cloned();
+            let mut response = ProcessBundleSplitResponse::default();
+            let Some(splits) = splits else {
+                // Not running (any more): nothing to split.
+                return Ok(Response::ProcessBundleSplit(response));
+            };
+            let mut desired: Vec<_> = request.desired_splits.into_iter().collect();
+            desired.sort_by(|a, b| a.0.cmp(&b.0));
+            for (transform_id, desired) in desired {
+                let Some(split) = splits.get(&transform_id) else {
+                    continue;
+                };
+                if let Some(answer) = split.split(&transform_id, &desired, SPLIT_WAIT).await? {
+                    response.channel_splits.push(answer.channel);
+                    if let Some(element) = answer.element {
+                        response.primary_roots.push(element.primary);
+                        response.residual_roots.push(element.residual);
+                        shared.stats.element_splits.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        shared.stats.channel_splits.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            Ok(Response::ProcessBundleSplit(response))
+        }
+        Some(Request::ProcessBundleProgress(request)) => {
+            let splits = lock(&shared.running).get(&request.instruction_id).cloned();
+            let monitoring_infos = splits
+                .into_iter()
+                .flatten()
+                .map(|(id, split)| super::bundle::read_index(&id, split.index() - 1))
+                .collect();
+            Ok(Response::ProcessBundleProgress(
+                ProcessBundleProgressResponse {
+                    monitoring_infos,
+                    monitoring_data: HashMap::new(),
+                    consuming_received_data: None,
+                },
+            ))
+        }
+        Some(Request::FinalizeBundle(request)) => {
+            let finalizers = lock(&shared.finalizers)
+                .remove(&request.instruction_id)
+                .unwrap_or_default();
+            let any = !finalizers.is_empty();
+            for finalizer in finalizers {
+                finalizer().await.map_err(|e| {
+                    BeamError::Protocol(format!(
+                        "a finalizer of bundle {} failed: {e}",
+                        request.instruction_id
+                    ))
+                })?;
+            }
+            if any {
+                shared.stats.finalized.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Response::FinalizeBundle(FinalizeBundleResponse {}))
+        }
+        Some(other) => Err(BeamError::Protocol(format!(
+            "instruction {id}: {} is not supported by this SDK",
+            request_name(&other)
+        ))),
+        None => Err(BeamError::Protocol(format!(
+            "instruction {id} has no request"
+        ))),
+    }
+}
+
+fn request_name(request: &Request) -> &'static str {
+    match request {
+        Request::ProcessBundle(_) => "ProcessBundle",
+        Request::ProcessBundleProgress(_) => "ProcessBundleProgress",
+        Request::ProcessBundleSplit(_) => "ProcessBundleSplit",
+        Request::FinalizeBundle(_) => "FinalizeBundle",
+        Request::MonitoringInfos(_) => "MonitoringInfos",
+        Request::HarnessMonitoringInfos(_) => "HarnessMonitoringInfos",
+        Request::SampleData(_) => "SampleData",
+        Request::Register(_) => "Register",
+    }
+}
+
+async fn data_stream(shared: &Shared, descriptor: &ApiServiceDescriptor) -> Result<DataStream> {
+    if let Some(stream) = lock(&shared.data).get(&descriptor.url) {
+        return Ok(stream.clone());
+    }
+    let channel = channel(&descriptor.url, "data service").await?;
+    let stream = DataStream::connect(channel, &shared.worker_id).await?;
+    Ok(lock(&shared.data)
+        .entry(descriptor.url.clone())
+        .or_insert(stream)
+        .clone())
+}
+
+/// A registered descriptor, or the runner's answer for it (runners send descriptors on
+/// request, `GetProcessBundleDescriptor`, more often than with `Register`).
+async fn descriptor(shared: &Shared, id: &str) -> Result<Arc<ProcessBundleDescriptor>> {
+    if let Some(d) = lock(&shared.descriptors).get(id) {
+        return Ok(Arc::clone(d));
+    }
+    let mut control = shared.control.clone();
+    let request = GetProcessBundleDescriptorRequest {
+        process_bundle_descriptor_id: id.to_string(),
+    };
+    let d = tokio::time::timeout(CONNECT, control.get_process_bundle_descriptor(request))
+        .await
+        .map_err(|_| {
+            BeamError::Protocol(format!(
+                "the runner did not send descriptor {id} within {CONNECT:?}"
+            ))
+        })?
+        .map_err(|s| BeamError::Protocol(format!("the runner refused descriptor {id}: {s}")))?
+        .into_inner();
+    Ok(Arc::clone(
+        lock(&shared.descriptors)
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::new(d)),
+    ))
+}
+
+async fn process_bundle(
+    shared: &Arc<Shared>,
+    id: &str,
+    request: ProcessBundleRequest,
+) -> Result<Response> {
+    let descriptor = descriptor(shared, &request.process_bundle_descriptor_id).await?;
+    // Every data source of a descriptor names the same data endpoint in practice; the first
+    // one's is used for the bundle's input and output.
+    let endpoint = descriptor
+        .transforms
+        .values()
+        .filter(|t| {
+            t.spec.as_ref().is_some_and(|s| {
+                s.urn == super::bundle::DATA_SOURCE || s.urn == super::bundle::DATA_SINK
+            })
+        })
+        .find_map(|t| {
+            use prost::Message;
+            crate::proto::fn_execution::RemoteGrpcPort::decode(t.spec.as_ref()?.payload.as_slice())
+                .ok()?
+                .api_service_descriptor
+        });
+    let data = match endpoint {
+        Some(endpoint) => data_stream(shared, &endpoint).await?,
+        None => {
+            return Err(BeamError::Protocol(format!(
+                "bundle {id}: its descriptor has no data source or sink"
+            )));
+        }
+    };
+    let mut inbound = data.open(id);
+    let result = async {
+        let bundle = Bundle::build(&descriptor, &shared.registry, id, &data)?;
+        lock(&shared.running).insert(id.to_string(), bundle.splits());
+        let inline = request.elements.map(|e| e.data).unwrap_or_default();
+        bundle.run(inline, &mut inbound).await
+    }
+    .await;
+    lock(&shared.running).remove(id);
+    data.close(id);
+    let finished = result?;
+    shared.stats.bundles.fetch_add(1, Ordering::Relaxed);
+    shared
+        .stats
+        .bundle_residuals
+        .fetch_add(finished.leftovers.residuals.len() as u64, Ordering::Relaxed);
+    let requires_finalization = !finished.leftovers.finalizers.is_empty();
+    if requires_finalization {
+        lock(&shared.finalizers).insert(id.to_string(), finished.leftovers.finalizers);
+    }
+    Ok(Response::ProcessBundle(ProcessBundleResponse {
+        residual_roots: finished.leftovers.residuals,
+        monitoring_infos: finished.monitoring,
+        requires_finalization,
+        monitoring_data: HashMap::new(),
+        elements: None,
+    }))
+}

@@ -1,0 +1,125 @@
+//! SDFs on Beam's real Python job service (the FnApiRunner), over gRPC to this crate's
+//! harness, with runner-initiated splits forced by `--direct_test_splits`.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sdf_beam::harness::{HarnessStats, PoolListener};
+use sdf_beam::translate::{BeamPipeline, external_environment};
+use sdf_beam::{Create, JobService};
+use sdf_core::{
+    MonotonicWatermarkEstimator, OffsetRange, OffsetRangeTracker, Output, ProcessContinuation,
+    SharedTracker, SplittableDoFn, flat_map,
+};
+
+/// Counts `0..n` for a key, pausing 5 ms every 50 claims, so that the run lasts seconds and
+/// the runner's timed splits land while it runs (the pace decides how many land, never what
+/// is emitted).
+struct PacedCount;
+
+#[async_trait]
+impl SplittableDoFn for PacedCount {
+    type Input = (String, i64);
+    type Output = (String, i64);
+    type Restriction = OffsetRange;
+    type Tracker = OffsetRangeTracker;
+    type WatermarkEstimator = MonotonicWatermarkEstimator;
+
+    fn initial_restriction(&self, (_, n): &(String, i64)) -> sdf_core::Result<OffsetRange> {
+        Ok(OffsetRange::try_new(0, *n)?)
+    }
+
+    fn split_restriction(
+        &self,
+        _: &(String, i64),
+        r: OffsetRange,
+        desired: f64,
+    ) -> sdf_core::Result<Vec<OffsetRange>> {
+        Ok(r.split(desired.max(1.0) as u64, 1))
+    }
+
+    fn new_tracker(&self, _: &(String, i64), r: OffsetRange) -> OffsetRangeTracker {
+        OffsetRangeTracker::new(r)
+    }
+
+    async fn process(
+        &self,
+        (key, _): &(String, i64),
+        tracker: &mut SharedTracker<OffsetRangeTracker>,
+        output: &mut Output<'_, (String, i64)>,
+        _: &mut MonotonicWatermarkEstimator,
+    ) -> sdf_core::Result<ProcessContinuation> {
+        let mut i = tracker.current_restriction().start();
+        while tracker.try_claim(i)? {
+            output.emit((key.clone(), i)).await?;
+            i += 1;
+            if i % 50 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        Ok(ProcessContinuation::Stop)
+    }
+}
+
+fn options(splits: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+    [("direct_test_splits".to_string(), splits)].into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_100k_record_sdf_split_by_the_runner_delivers_every_record_once() {
+    let server = support::JobServer::start();
+    let listener = PoolListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let mut p = BeamPipeline::new(external_environment(&listener.address().to_string()));
+    let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let keys = p.root("Create", Create::new([("k".to_string(), 100_000i64)]));
+    let counted = p.apply("Count", &keys, PacedCount);
+    let sink = Arc::clone(&seen);
+    p.apply(
+        "Collect",
+        &counted,
+        flat_map(move |(_, i): &(String, i64)| {
+            sink.lock().unwrap().push(*i);
+            Vec::<i64>::new()
+        }),
+    );
+    let (pipeline, registry) = p.build();
+    let pool = listener.serve(registry);
+    let service = JobService::connect(&server.endpoint, Duration::from_secs(30))
+        .await
+        .unwrap();
+    // The restriction reaches the runner as 8 pieces: 0.5 of them cuts the channel at an
+    // element boundary, then 0.1 of what is left falls inside the running element (primary
+    // and residual roots), then 0.0 checkpoints it.
+    let splits = serde_json::json!({
+        "Count": {"timings": [0.2, 0.5, 0.9], "fractions": [0.5, 0.1, 0.0]}
+    });
+    let job = service
+        .submit("splits", pipeline, &options(splits))
+        .await
+        .unwrap();
+    job.wait(Duration::from_secs(300))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+    let mut seen = seen.lock().unwrap().clone();
+    let stats = pool.stats();
+    println!("{stats:?}");
+    seen.sort_unstable();
+    let n = seen.len();
+    seen.dedup();
+    assert_eq!(n, seen.len(), "{} records twice", n - seen.len());
+    let missing = (0..100_000).find(|i| seen.binary_search(i).is_err());
+    assert_eq!(
+        (seen.len(), missing),
+        (100_000, None),
+        "every record once: {} seen",
+        seen.len()
+    );
+    assert!(HarnessStats::get(&stats.element_splits) > 0, "{stats:?}");
+}
