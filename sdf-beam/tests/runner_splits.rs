@@ -123,3 +123,154 @@ async fn a_100k_record_sdf_split_by_the_runner_delivers_every_record_once() {
     );
     assert!(HarnessStats::get(&stats.element_splits) > 0, "{stats:?}");
 }
+
+/// Emits `0..n` ten at a time: each call returns `Resume` after ten claims (a source with no
+/// more data for now), and registers an acknowledgement of what it emitted.
+struct Polling {
+    acked: Arc<Mutex<Vec<(i64, i64)>>>,
+    /// The calls that returned, by their first position.
+    returned: Arc<Mutex<Vec<i64>>>,
+    early: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[async_trait]
+impl SplittableDoFn for Polling {
+    type Input = ();
+    type Output = i64;
+    type Restriction = OffsetRange;
+    type Tracker = OffsetRangeTracker;
+    type WatermarkEstimator = MonotonicWatermarkEstimator;
+
+    fn initial_restriction(&self, _: &()) -> sdf_core::Result<OffsetRange> {
+        Ok(OffsetRange::try_new(0, 95)?)
+    }
+
+    fn new_tracker(&self, _: &(), r: OffsetRange) -> OffsetRangeTracker {
+        OffsetRangeTracker::new(r)
+    }
+
+    async fn process(
+        &self,
+        _: &(),
+        tracker: &mut SharedTracker<OffsetRangeTracker>,
+        output: &mut Output<'_, i64>,
+        _: &mut MonotonicWatermarkEstimator,
+    ) -> sdf_core::Result<ProcessContinuation> {
+        use std::sync::atomic::Ordering;
+        let start = tracker.current_restriction().start();
+        let mut i = start;
+        while i < start + 10 {
+            if !tracker.try_claim(i)? {
+                return Ok(ProcessContinuation::Stop);
+            }
+            output.emit(i).await?;
+            i += 1;
+        }
+        // An acknowledgement of [start, i): it must run only after the runner committed the
+        // output, so never while this call is still running.
+        let (acked, returned, early) = (
+            Arc::clone(&self.acked),
+            Arc::clone(&self.returned),
+            Arc::clone(&self.early),
+        );
+        output
+            .after_commit(Box::new(move || {
+                Box::pin(async move {
+                    if !returned.lock().unwrap().contains(&start) {
+                        early.fetch_add(1, Ordering::SeqCst);
+                    }
+                    acked.lock().unwrap().push((start, i));
+                    Ok(())
+                })
+            }))
+            .await?;
+        // The call is over once it returns.
+        self.returned.lock().unwrap().push(start);
+        Ok(ProcessContinuation::resume_after(Duration::from_millis(20)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumed_residuals_are_rescheduled_and_finalizers_run_after_commit_once() {
+    let server = support::JobServer::start();
+    let listener = PoolListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let mut p = BeamPipeline::new(external_environment(&listener.address().to_string()));
+    let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let polling = Polling {
+        acked: Arc::default(),
+        returned: Arc::default(),
+        early: Arc::default(),
+    };
+    let (acked, early) = (Arc::clone(&polling.acked), Arc::clone(&polling.early));
+    let numbers = p.root("Poll", polling);
+    let sink = Arc::clone(&seen);
+    p.apply(
+        "Collect",
+        &numbers,
+        flat_map(move |i: &i64| {
+            sink.lock().unwrap().push(*i);
+            Vec::<i64>::new()
+        }),
+    );
+    let (pipeline, registry) = p.build();
+    let pool = listener.serve(registry);
+    let service = JobService::connect(&server.endpoint, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let job = service
+        .submit("resume", pipeline, &BTreeMap::new())
+        .await
+        .unwrap();
+    job.wait(Duration::from_secs(300))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+    let stats = pool.stats();
+    println!("{stats:?}");
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..95).collect::<Vec<_>>(),
+        "every record once, across 10 resumptions"
+    );
+    // 9 calls resumed (the 10th found the end), each residual returned with its bundle.
+    assert!(HarnessStats::get(&stats.bundle_residuals) >= 9, "{stats:?}");
+    let mut acked = acked.lock().unwrap().clone();
+    acked.sort_unstable();
+    let want: Vec<(i64, i64)> = (0..9).map(|k| (10 * k, 10 * k + 10)).collect();
+    assert_eq!(acked, want, "each acknowledgement once");
+    assert_eq!(
+        early.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a finalizer ran before its call returned"
+    );
+    assert!(HarnessStats::get(&stats.finalized) >= 9, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_without_the_pipelines_dofn_fails_the_job_naming_it() {
+    let server = support::JobServer::start();
+    let listener = PoolListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let mut p = BeamPipeline::new(external_environment(&listener.address().to_string()));
+    p.root("Create", Create::new([1i64, 2, 3]));
+    let (pipeline, _registry) = p.build();
+    // A worker built from another program: it has none of this pipeline's DoFns.
+    let _pool = listener.serve(sdf_beam::harness::Registry::new());
+    let service = JobService::connect(&server.endpoint, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let job = service
+        .submit("unregistered", pipeline, &BTreeMap::new())
+        .await
+        .unwrap();
+    let err = job.wait(Duration::from_secs(120)).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("no DoFn is registered as \"Create\"") && text.contains("same pipeline"),
+        "{text}"
+    );
+}
