@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use prost::Message;
 
-use super::data::DataStream;
 use super::ops::{Consumer, Consumers, DataSink, Leftovers, Operator, SharedLeftovers};
 use super::registry::{Registry, SDF_DOFN_URN};
 use super::split::SourceSplit;
 use super::step::{OpContext, Phase};
 use crate::coder::{AnyCoder, Coder, Context};
 use crate::error::{BeamError, Result};
-use crate::proto::fn_execution::{ProcessBundleDescriptor, RemoteGrpcPort, elements};
+use crate::proto::fn_execution::{Elements, ProcessBundleDescriptor, RemoteGrpcPort, elements};
 use crate::proto::pipeline::{MonitoringInfo, PTransform, ParDoPayload};
+use tokio::sync::mpsc;
 
 /// The data read transform.
 pub(crate) const DATA_SOURCE: &str = "beam:runner:source:v1";
@@ -94,7 +94,7 @@ struct Builder<'a> {
     descriptor: &'a ProcessBundleDescriptor,
     registry: &'a Registry,
     instruction_id: &'a str,
-    data: &'a DataStream,
+    output: &'a mpsc::Sender<Elements>,
     leftovers: SharedLeftovers,
     /// PCollection id → the transforms that read it.
     readers: HashMap<&'a str, Vec<&'a str>>,
@@ -119,7 +119,7 @@ impl Builder<'_> {
                 consumers.push(Consumer::Sink(DataSink::new(
                     self.instruction_id,
                     id,
-                    self.data.sender(),
+                    self.output.clone(),
                 )));
             } else {
                 consumers.push(Consumer::Op(self.operator(id, split)?));
@@ -208,12 +208,12 @@ impl Builder<'_> {
 }
 
 impl Bundle {
-    /// Builds the operators of `descriptor` for one bundle.
+    /// Builds the operators of `descriptor` for one bundle, sending its output to `output`.
     pub fn build(
         descriptor: &ProcessBundleDescriptor,
         registry: &Registry,
         instruction_id: &str,
-        data: &DataStream,
+        output: &mpsc::Sender<Elements>,
     ) -> Result<Bundle> {
         let mut readers: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut ids: Vec<&String> = descriptor.transforms.keys().collect();
@@ -230,7 +230,7 @@ impl Bundle {
             descriptor,
             registry,
             instruction_id,
-            data,
+            output,
             leftovers: Arc::new(Mutex::new(Leftovers::default())),
             readers,
         };
@@ -353,4 +353,35 @@ pub(crate) fn read_index(transform_id: &str, index: i64) -> MonitoringInfo {
         labels: [("PTRANSFORM".to_string(), transform_id.to_string())].into(),
         start_time: None,
     }
+}
+
+/// Runs one bundle of `descriptor` in memory, without a runner: `input` is what the runner
+/// would send on the data stream, the answer what the worker would send back (the output
+/// chunks, in order) and the residual roots it would return. For tests and benchmarks of the
+/// data plane.
+pub async fn run_bundle_in_memory(
+    descriptor: &ProcessBundleDescriptor,
+    registry: &Registry,
+    input: Vec<elements::Data>,
+) -> Result<(
+    Vec<elements::Data>,
+    Vec<crate::proto::fn_execution::DelayedBundleApplication>,
+)> {
+    let (tx, mut rx) = mpsc::channel::<Elements>(1024);
+    let bundle = Bundle::build(descriptor, registry, "in-memory", &tx)?;
+    drop(tx);
+    let (inbound_tx, mut inbound) = mpsc::unbounded_channel();
+    drop(inbound_tx);
+    let collect = tokio::spawn(async move {
+        let mut out = Vec::new();
+        while let Some(e) = rx.recv().await {
+            out.extend(e.data);
+        }
+        out
+    });
+    let finished = bundle.run(input, &mut inbound).await?;
+    let output = collect
+        .await
+        .map_err(|e| BeamError::Protocol(format!("the output collector failed: {e}")))?;
+    Ok((output, finished.leftovers.residuals))
 }

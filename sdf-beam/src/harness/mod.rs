@@ -27,6 +27,7 @@ mod split;
 mod step;
 mod worker;
 
+pub use bundle::run_bundle_in_memory;
 pub use pool::{PoolListener, WorkerPool};
 pub use registry::{Registry, SDF_DOFN_URN};
 pub use step::{ImpulseBytes, InputCoder};

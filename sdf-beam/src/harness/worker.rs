@@ -333,7 +333,7 @@ async fn process_bundle(
     };
     let mut inbound = data.open(id);
     let result = async {
-        let bundle = Bundle::build(&descriptor, &shared.registry, id, &data)?;
+        let bundle = Bundle::build(&descriptor, &shared.registry, id, &data.sender())?;
         lock(&shared.running).insert(id.to_string(), bundle.splits());
         let inline = request.elements.map(|e| e.data).unwrap_or_default();
         bundle.run(inline, &mut inbound).await
