@@ -83,6 +83,7 @@
 //! | [`ManualWatermarkEstimator`], [`MonotonicWatermarkEstimator`], [`WallTimeWatermarkEstimator`] | watermarks |
 //! | [`Output`], [`Emitter`] | batched, timestamped output with backpressure and finalization |
 //! | [`map`], [`flat_map`], [`filter`] | element-wise functions as SDFs |
+//! | [`Sink`] | the end of a pipeline: a two-phase commit (prepare, commit, recover) the runner drives, for exactly-once output |
 //! | [`CombineFn`], [`precombine`] | a count, a sum or any combine folded inside each call, where the records are made (Beam's combiner lifting) |
 //! | [`testing`] (feature `testing`) | the conformance kit connector authors run in their tests |
 //!
@@ -104,6 +105,7 @@ mod growable;
 mod offset_range;
 mod output;
 mod shared;
+mod sink;
 mod time;
 mod tracker;
 mod unsplittable;
@@ -122,6 +124,7 @@ pub use growable::{GrowableOffsetRangeTracker, RangeEndEstimator};
 pub use offset_range::{OffsetRange, OffsetRangeTracker};
 pub use output::{CollectEmitter, Emit, Emitter, Finalizer, Output, Timestamped};
 pub use shared::{SharedTracker, SplitHandle, SplitReplyFuture, TrackerSnapshot};
+pub use sink::Sink;
 pub use time::Timestamp;
 pub use tracker::{Progress, RestrictionTracker, SplitResult, check_fraction};
 pub use unsplittable::UnsplittableTracker;

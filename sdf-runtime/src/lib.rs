@@ -67,4 +67,5 @@ pub use error::{Error, Result};
 pub use executor::{Executor, ExecutorBuilder, MetricsHandle, PipelineHandle};
 pub use metrics::StageMetrics;
 pub use pipeline::{Collected, PCollection, Pipeline, SourceSender};
-pub use sink::Sink;
+// The trait lives in `sdf-core`, so that connectors need no runner; `sdf_runtime::Sink` stays.
+pub use sdf_core::Sink;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use sdf_core::{SplittableDoFn, Timestamp, Timestamped};
+use sdf_core::{Sink, SplittableDoFn, Timestamp, Timestamped};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
@@ -18,7 +18,7 @@ use crate::lineage::Lineage;
 use crate::link::{LinkReceiver, LinkSender, link};
 use crate::message::Message;
 use crate::metrics::Counters;
-use crate::sink::{Sink, SinkPort, run_sink};
+use crate::sink::{SinkPort, run_sink};
 use crate::stage::Stage;
 
 /// A collection of records flowing between two steps of a [`Pipeline`]. Consumed by the step

@@ -1,59 +1,13 @@
-//! [`Sink`]: the end of a pipeline, with a two-phase commit tied to checkpoints, and the task
-//! that drives one.
+//! The task that drives a [`Sink`] (defined in `sdf-core`, re-exported here): its two phases
+//! tied to the runtime's checkpoints.
 
-use async_trait::async_trait;
-use sdf_core::{Timestamp, Timestamped};
-use serde::Serialize;
+use sdf_core::Sink;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 use crate::link::LinkReceiver;
 use crate::message::Message;
-
-/// A destination for records, transactional if it wants exactly-once output.
-///
-/// # Protocol
-/// Records arrive through [`write`](Self::write). At each checkpoint the runtime calls
-/// [`prepare`](Self::prepare) (phase one: make what was written since the last prepare durable
-/// but not visible) and stores its result in the checkpoint; once the checkpoint is durable it
-/// calls [`commit`](Self::commit) (phase two: make it visible). After a crash, the restarted
-/// pipeline calls [`recover`](Self::recover) with the last durable checkpoint's commit message:
-/// the sink publishes that epoch (if the crash came before `commit`) and discards everything
-/// written after it, which the pipeline will produce again.
-///
-/// A sink that makes records visible in `write` (like [`Pipeline::collect`](crate::Pipeline::collect))
-/// is at-least-once across crashes; one that follows the protocol is exactly-once.
-#[async_trait]
-pub trait Sink<T: Send>: Send + 'static {
-    /// What `commit` needs to publish one epoch (e.g. the names of temporary files).
-    type Commit: Serialize + DeserializeOwned + Send + 'static;
-
-    /// Takes a batch of records. May wait: the pipeline slows down to the sink's pace.
-    async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()>;
-
-    /// Called when the input watermark advances.
-    async fn on_watermark(&mut self, _watermark: Timestamp) -> sdf_core::Result<()> {
-        Ok(())
-    }
-
-    /// Phase one of `epoch`: makes everything written since the last `prepare` durable, not yet
-    /// visible, and says what `commit` needs.
-    async fn prepare(&mut self, epoch: u64) -> sdf_core::Result<Self::Commit>;
-
-    /// Phase two: makes `epoch` visible. Runs after the checkpoint holding `commit` is durable,
-    /// and again after a restart if the crash came first: it must be idempotent.
-    async fn commit(&mut self, epoch: u64, commit: Self::Commit) -> sdf_core::Result<()>;
-
-    /// After a restart: publishes the last durable epoch (`Some`, if any) and discards what was
-    /// written after it. The default commits it and discards nothing.
-    async fn recover(&mut self, last: Option<(u64, Self::Commit)>) -> sdf_core::Result<()> {
-        match last {
-            Some((epoch, commit)) => self.commit(epoch, commit).await,
-            None => Ok(()),
-        }
-    }
-}
 
 /// What the checkpoint coordinator asks of a sink's task.
 pub(crate) enum SinkRequest {
