@@ -83,6 +83,7 @@
 //! | [`ManualWatermarkEstimator`], [`MonotonicWatermarkEstimator`], [`WallTimeWatermarkEstimator`] | watermarks |
 //! | [`Output`], [`Emitter`] | batched, timestamped output with backpressure and finalization |
 //! | [`map`], [`flat_map`], [`filter`] | element-wise functions as SDFs |
+//! | [`PipelineBuilder`] | a runner's pipeline as a composite transform sees it (a source from a list, a DoFn applied), so connectors need no runner |
 //! | [`Sink`] | the end of a pipeline: a two-phase commit (prepare, commit, recover) the runner drives, for exactly-once output |
 //! | [`CombineFn`], [`precombine`] | a count, a sum or any combine folded inside each call, where the records are made (Beam's combiner lifting) |
 //! | [`testing`] (feature `testing`) | the conformance kit connector authors run in their tests |
@@ -104,6 +105,7 @@ mod fraction;
 mod growable;
 mod offset_range;
 mod output;
+mod pipeline;
 mod shared;
 mod sink;
 mod time;
@@ -123,6 +125,7 @@ pub use fraction::floor_fraction;
 pub use growable::{GrowableOffsetRangeTracker, RangeEndEstimator};
 pub use offset_range::{OffsetRange, OffsetRangeTracker};
 pub use output::{CollectEmitter, Emit, Emitter, Finalizer, Output, Timestamped};
+pub use pipeline::PipelineBuilder;
 pub use shared::{SharedTracker, SplitHandle, SplitReplyFuture, TrackerSnapshot};
 pub use sink::Sink;
 pub use time::Timestamp;

@@ -453,6 +453,35 @@ impl Pipeline {
     }
 }
 
+/// For composite transforms written against [`sdf_core::PipelineBuilder`] (such as
+/// `MatchFiles::apply` in `sdf-connectors`): the inherent [`from_iter`](Pipeline::from_iter) and
+/// [`apply`](Pipeline::apply), with the same bounds.
+impl sdf_core::PipelineBuilder for Pipeline {
+    type Collection<T> = PCollection<T>;
+
+    fn from_iter<T, I>(&mut self, name: &str, items: I) -> PCollection<T>
+    where
+        T: Send + 'static,
+        I: IntoIterator<Item = T> + Send + 'static,
+        I::IntoIter: Send,
+    {
+        Pipeline::from_iter(self, name, items)
+    }
+
+    fn apply<F>(
+        &mut self,
+        name: &str,
+        input: PCollection<F::Input>,
+        dofn: F,
+    ) -> PCollection<F::Output>
+    where
+        F: SplittableDoFn,
+        F::Input: Serialize + DeserializeOwned,
+    {
+        Pipeline::apply(self, name, input, dofn)
+    }
+}
+
 /// A bounded source over an iterator; its checkpointed state is how many items it has sent.
 struct IterSource {
     name: String,

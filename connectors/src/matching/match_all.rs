@@ -4,9 +4,8 @@
 use async_trait::async_trait;
 use sdf_core::{
     ByteKey, ByteKeyRange, ByteKeyRangeTracker, MonotonicWatermarkEstimator, Output,
-    ProcessContinuation, SharedTracker, SplittableDoFn,
+    PipelineBuilder, ProcessContinuation, SharedTracker, SplittableDoFn,
 };
-use sdf_runtime::{PCollection, Pipeline};
 use serde::{Deserialize, Serialize};
 
 use super::pattern::Pattern;
@@ -238,8 +237,13 @@ impl<F> MatchFiles<F> {
         (self.patterns, self.dofn)
     }
 
-    /// Adds the patterns as a source named `{name}/patterns` and the DoFn as the step `name`.
-    pub fn apply(self, pipeline: &mut Pipeline, name: &str) -> PCollection<FileMetadata>
+    /// Adds the patterns as a source named `{name}/patterns` and the DoFn as the step `name`,
+    /// to any runner's pipeline (the embedded runtime's `Pipeline`, for one).
+    pub fn apply<P: PipelineBuilder>(
+        self,
+        pipeline: &mut P,
+        name: &str,
+    ) -> P::Collection<FileMetadata>
     where
         F: SplittableDoFn<Input = String, Output = FileMetadata>,
     {
