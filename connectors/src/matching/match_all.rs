@@ -238,7 +238,8 @@ impl<F> MatchFiles<F> {
     }
 
     /// Adds the patterns as a source named `{name}/patterns` and the DoFn as the step `name`,
-    /// to any runner's pipeline (the embedded runtime's `Pipeline`, for one).
+    /// to the pipeline of any runner that implements [`PipelineBuilder`] (the embedded
+    /// runtime's `Pipeline` does).
     pub fn apply<P: PipelineBuilder>(
         self,
         pipeline: &mut P,

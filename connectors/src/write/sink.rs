@@ -4,8 +4,7 @@ use std::marker::PhantomData;
 use std::path::Path;
 
 use async_trait::async_trait;
-use sdf_core::Timestamped;
-use sdf_runtime::Sink;
+use sdf_core::{Sink, Timestamped};
 
 use super::builder::WriteFilesBuilder;
 use super::format::FileFormat;
@@ -14,8 +13,8 @@ use super::publish::{Dirs, StagedFile, WriteCommit};
 use super::staging::{Staging, sync};
 use crate::error::{Error, Result};
 
-/// Writes records to files in an output directory, each record published exactly once: an
-/// [`sdf_runtime::Sink`] that follows the runtime's two-phase commit.
+/// Writes records to files in an output directory, each record published exactly once: a
+/// [`Sink`] that follows its two-phase commit.
 ///
 /// - **write**: records go to staged files in a staging directory inside the output directory
 ///   (`.sdf-staging`, hidden from matching), spread over shards ([`shards`], or rolled by size
@@ -60,15 +59,15 @@ use crate::error::{Error, Result};
 ///
 /// # A transactional sink of your own
 ///
-/// Implement [`sdf_runtime::Sink`]; its `# Protocol` is the contract. In short: nothing is
-/// visible before `commit`; `prepare` makes the epoch durable and returns all that `commit`
-/// needs (names, not data: the message is stored in every checkpoint); `commit` is idempotent;
-/// `recover` publishes the last durable epoch and discards everything after it.
+/// Implement [`Sink`] (it is in `sdf-core`: a sink needs no runner); its `# Protocol` is the
+/// contract. In short: nothing is visible before `commit`; `prepare` makes the epoch durable
+/// and returns all that `commit` needs (names, not data: the embedded runtime stores the
+/// message in every checkpoint); `commit` is idempotent; `recover` publishes the last durable
+/// epoch and discards everything after it.
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use sdf_core::{Error, Timestamped};
-/// use sdf_runtime::Sink;
+/// use sdf_core::{Error, Sink, Timestamped};
 /// use std::path::PathBuf;
 ///
 /// /// Each epoch's lines in one file, `<epoch>.txt`, published by a rename.
