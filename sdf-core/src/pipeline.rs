@@ -87,6 +87,9 @@ pub trait PipelineBuilder {
 
     /// Adds a bounded source named `name`: the items, with timestamp
     /// [`Timestamp::MIN`](crate::Timestamp::MIN), then watermark +∞.
+    // The name of the embedded runtime's `Pipeline::from_iter`, which this is: a composite reads
+    // the same against the trait as against the runtime. It adds a step; it converts nothing.
+    #[allow(clippy::wrong_self_convention)]
     fn from_iter<T, I>(&mut self, name: &str, items: I) -> Self::Collection<T>
     where
         T: Send + 'static,
