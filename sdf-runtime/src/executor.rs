@@ -351,6 +351,11 @@ async fn supervise(started: Started, interval: Duration) -> Result<()> {
         control.fail();
         tasks.abort_all();
         sinks.abort_all();
+        // An aborted task drops what it owns (a sink and its output directory's lock) only
+        // when it is polled again: wait for that, so that a pipeline started after this one
+        // returned finds its directories free (a restarted tail found its own output busy).
+        while tasks.join_next().await.is_some() {}
+        while sinks.join_next().await.is_some() {}
     }
     wait_for_workers(&control).await;
     result

@@ -121,6 +121,9 @@ pub(crate) async fn run_sink<T: Send + 'static, S: Sink<T>>(
                     let _ = reply.send(result);
                 }
                 Some(SinkRequest::Finish { reply }) => {
+                    // Dropped before the answer: once the pipeline has returned, what the sink
+                    // held (an output directory's lock) is free for the next one.
+                    drop(sink);
                     let _ = reply.send(());
                     return Ok(());
                 }
