@@ -491,10 +491,18 @@ where
             let Ok(answer) = tokio::time::timeout(wait, reply).await else {
                 return Ok(None);
             };
-            let Some(split) = answer.map_err(|e| BeamError::Protocol(format!("split: {e}")))?
-            else {
-                return Ok(None);
+            // A tracker that refuses the split (a fraction it cannot honour): "no split",
+            // never an error that fails the bundle.
+            let split = match answer {
+                Ok(Some(split)) => split,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    tracing::warn!("a runner split of {fraction} was refused by the tracker: {e}");
+                    return Ok(None);
+                }
             };
+            // From here the work is split: if its roots cannot be encoded the bundle must fail
+            // (loudly), since the residual would otherwise be lost.
             Ok(Some(ElementSplit {
                 primary: self
                     .roots
