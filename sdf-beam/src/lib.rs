@@ -1,19 +1,31 @@
-//! sdf on Apache Beam's portable runners.
+//! sdf's splittable DoFns on Apache Beam's portable runners: the runner pairs, splits, sizes
+//! and schedules restrictions, and its split requests are answered by our own trackers.
 //!
-//! This crate is being built in steps (see `ARCHITECTURE.md`). What stands:
-//! - [`proto`]: Beam's model (Runner, Fn, Job, Provision APIs), generated from Beam 2.77.0's own
-//!   descriptors without `protoc`.
-//! - [`coder`]: Beam's standard coders, exact to the byte against Beam's `standard_coders.yaml`.
+//! - [`translate::BeamPipeline`] builds a Beam pipeline of SDFs (a root after an impulse,
+//!   then DoFns applied), with the [`harness::Registry`] its workers run it with.
+//! - [`harness`] is the worker: the EXTERNAL [`harness::WorkerPool`], the control and data
+//!   streams, the expanded SDF transforms, runner splits, residuals, finalizers.
+//! - [`JobService`] submits through the Job API and follows the job to its end.
+//! - [`coder`] holds Beam's standard coders, exact to the byte against the release's
+//!   `standard_coders.yaml`; [`proto`] Beam 2.77.0's model, generated without `protoc`.
+//! - [`on_commit`] applies a side effect per element once the runner committed it (a count
+//!   totalled in the submitting process, exactly once however bundles are retried).
+//! - [`local`] starts Beam's Python job service on this machine.
+//!
+//! What works and what is missing: `docs/beam.md`.
 
 pub mod coder;
 mod create;
 mod error;
 pub mod harness;
 pub mod job;
+pub mod local;
 pub mod model;
+mod on_commit;
 pub mod proto;
 pub mod translate;
 
 pub use create::Create;
 pub use error::{BeamError, Result};
 pub use job::{Job, JobOutcome, JobService};
+pub use on_commit::{OnCommit, on_commit};

@@ -57,6 +57,21 @@ pub(crate) struct ReadArgs {
     /// Parquet: read only these top-level columns, in this order (e.g. --columns id,kind).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     columns: Vec<String>,
+    /// Where the read runs: `embedded` (this process) or `beam` (a Beam runner, through the
+    /// job service at --job-endpoint; --count and --checksum).
+    #[arg(long, value_enum, default_value_t = Runner::Embedded)]
+    runner: Runner,
+    #[command(flatten)]
+    beam: crate::beam::BeamArgs,
+}
+
+/// Where a read runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Runner {
+    /// The embedded runtime, in this process.
+    Embedded,
+    /// A Beam portable runner.
+    Beam,
 }
 
 /// Every file the patterns match, each once, in pattern order. A pattern that matches nothing
@@ -100,15 +115,28 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
         );
     }
     let files = expand(&args.patterns, args.allow_empty)?;
+    let limit = args.max_record_length.unwrap_or(64 << 20);
+    if args.checksum && args.format != Format::Text {
+        return Err("--checksum hashes lines: use it with --format text (the default)".into());
+    }
+    if args.runner == Runner::Beam {
+        return crate::beam::read(
+            &args.beam,
+            args.format,
+            files,
+            args.count,
+            args.checksum,
+            args.multiline,
+            limit,
+            args.quiet,
+        )
+        .await;
+    }
     let total: u64 = files.iter().map(|f| f.size).sum();
     let mut p = Pipeline::new();
     let source = p.from_iter("files", files.clone());
     let counted = Arc::new(AtomicU64::new(0));
     let checksum = Arc::new(AtomicU64::new(0));
-    let limit = args.max_record_length.unwrap_or(64 << 20);
-    if args.checksum && args.format != Format::Text {
-        return Err("--checksum hashes lines: use it with --format text (the default)".into());
-    }
     match args.format {
         // Counting or checksumming needs no `String` per line: each line is reduced to a u64
         // (its length, or its XXH64) in the reader, and each call of the reader counts and

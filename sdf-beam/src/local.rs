@@ -1,0 +1,189 @@
+//! Beam's Python job service on this machine, for tests and trying things out: apache-beam is
+//! installed into a venv cached outside the project the first time, and the service runs on a
+//! loopback port until dropped.
+//!
+//! The venv is `~/.cache/sdf/beam-<beam>-py<major.minor>/venv` (or under `$SDF_CACHE_DIR`),
+//! built from PyPI with the `python3` on `PATH` (or `$SDF_PYTHON`). Processes that start at once
+//! take a file lock, so one builds it and the others wait.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::error::{BeamError, Result};
+
+/// The apache-beam release installed (the one `proto/` comes from).
+pub const BEAM: &str = "2.77.0";
+
+fn failed(what: &str, detail: String) -> BeamError {
+    BeamError::Refused {
+        request: "to set up Beam's Python job service",
+        status: format!("{what}: {detail}"),
+    }
+}
+
+fn run(command: &mut Command, what: &str) -> Result<Output> {
+    let output = command
+        .output()
+        .map_err(|e| failed(what, format!("could not start {command:?}: {e}")))?;
+    if !output.status.success() {
+        return Err(failed(
+            what,
+            format!(
+                "{command:?} failed ({}): {}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        ));
+    }
+    Ok(output)
+}
+
+fn cache_dir() -> Result<PathBuf> {
+    if let Ok(dir) = std::env::var("SDF_CACHE_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|base| base.join("sdf"))
+        .ok_or_else(|| {
+            failed(
+                "the cache",
+                "neither XDG_CACHE_HOME nor HOME is set: set SDF_CACHE_DIR".into(),
+            )
+        })
+}
+
+/// The venv with apache-beam [`BEAM`] installed, built on first use.
+pub fn venv() -> Result<PathBuf> {
+    let python = std::env::var("SDF_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let version = run(
+        Command::new(&python).args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]),
+        "Beam needs Python 3 (python3 on PATH, or SDF_PYTHON)",
+    )?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let home = cache_dir()?.join(format!("beam-{BEAM}-py{version}"));
+    let io =
+        |path: &Path, e: std::io::Error| failed("the cache", format!("{}: {e}", path.display()));
+    std::fs::create_dir_all(&home).map_err(|e| io(&home, e))?;
+    let lock_path = home.join("lock");
+    let lock = File::create(&lock_path).map_err(|e| io(&lock_path, e))?;
+    lock.lock().map_err(|e| io(&lock_path, e))?;
+    let venv = home.join("venv");
+    let done = home.join("installed");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        eprintln!(
+            "installing apache-beam {BEAM} into {} (once)",
+            venv.display()
+        );
+        run(
+            Command::new(&python).args(["-m", "venv"]).arg(&venv),
+            "creating the Beam venv",
+        )?;
+        run(
+            Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &format!("apache-beam=={BEAM}"),
+            ]),
+            "installing apache-beam from PyPI",
+        )?;
+        std::fs::write(&done, BEAM).map_err(|e| io(&done, e))?;
+    }
+    Ok(venv)
+}
+
+/// Beam's Python job service (`local_job_service_main`, the FnApiRunner) on a loopback port,
+/// stopped when dropped.
+#[derive(Debug)]
+pub struct PythonJobService {
+    child: Child,
+    endpoint: String,
+    dir: PathBuf,
+}
+
+impl PythonJobService {
+    /// Starts one and waits (at most 60 s) until it listens.
+    pub fn start() -> Result<PythonJobService> {
+        let venv = venv()?;
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sdf-beam-job-{}-{n}", std::process::id()));
+        let io = |e: std::io::Error| failed("its directory", format!("{}: {e}", dir.display()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let port_file = dir.join("port");
+        let log = File::create(dir.join("job_service.log")).map_err(io)?;
+        // Its workers (Python's, for Python transforms) start with a bare `python`.
+        let path = format!(
+            "{}:{}",
+            venv.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "apache_beam.runners.portability.local_job_service_main",
+                "--port",
+                "0",
+                "--port_file",
+            ])
+            .arg(&port_file)
+            .env("PATH", path)
+            .stdout(log.try_clone().map_err(io)?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| failed("starting the job service", e.to_string()))?;
+        let mut service = PythonJobService {
+            child,
+            endpoint: String::new(),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(port) = std::fs::read_to_string(&port_file)
+                && let Ok(port) = port.trim().parse::<u16>()
+            {
+                service.endpoint = format!("localhost:{port}");
+                return Ok(service);
+            }
+            if let Ok(Some(status)) = service.child.try_wait() {
+                return Err(failed(
+                    "the job service",
+                    format!("it exited ({status}): {}", service.log()),
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(BeamError::Timeout {
+                    what: "starting Beam's Python job service".to_string(),
+                    after: Duration::from_secs(60),
+                    hint: "see its log in the error; is the venv complete?",
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Where it listens: `localhost:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// What it printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("job_service.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PythonJobService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,95 @@
+//! `sdf read --runner beam` against Beam's real Python job service (started from the venv
+//! `sdf_beam::local` caches in `~/.cache/sdf`): the figures it prints are the embedded run's,
+//! for text (count and checksum), CSV, JSON lines and Avro; and a missing endpoint is a clear
+//! error in the command line's words.
+
+use std::process::{Command, Output};
+
+use sdf_beam::local::PythonJobService;
+
+fn sdf(args: &[&str]) -> Output {
+    let venv = sdf_beam::local::venv().unwrap_or_else(|e| panic!("{e}"));
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new(env!("CARGO_BIN_EXE_sdf"))
+        .args(args)
+        .arg("--quiet")
+        .env("PATH", path)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("running sdf")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "sdf failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn a_read_on_beam_prints_what_the_embedded_read_prints() {
+    let service = PythonJobService::start().unwrap_or_else(|e| panic!("{e}"));
+    let beam = ["--runner", "beam", "--job-endpoint", service.endpoint()];
+    let cases: [&[&str]; 5] = [
+        &["read", "samples/logs/*.log", "--count"],
+        &["read", "samples/logs/*.log", "--checksum"],
+        &[
+            "read",
+            "samples/tables/orders.csv",
+            "--format",
+            "csv",
+            "--multiline",
+            "--count",
+        ],
+        &[
+            "read",
+            "samples/tables/events.jsonl",
+            "--format",
+            "jsonl",
+            "--count",
+        ],
+        &[
+            "read",
+            "samples/tables/trips.avro",
+            "--format",
+            "avro",
+            "--count",
+        ],
+    ];
+    for case in cases {
+        let embedded = stdout(&sdf(case));
+        let on_beam = stdout(&sdf(&[case, &beam[..]].concat()));
+        assert_eq!(on_beam, embedded, "{case:?}\n{}", service.log());
+    }
+    assert_eq!(stdout(&sdf(cases[0])).trim(), "2150", "the README's figure");
+}
+
+#[test]
+fn a_beam_read_without_an_endpoint_says_which_flag() {
+    let output = sdf(&["read", "samples/logs/*.log", "--count", "--runner", "beam"]);
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("--job-endpoint HOST:PORT"), "{err}");
+    let output = sdf(&[
+        "read",
+        "samples/logs/*.log",
+        "--count",
+        "--runner",
+        "beam",
+        "--job-endpoint",
+        "127.0.0.1:9",
+    ]);
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("cannot reach the Beam job service at 127.0.0.1:9"),
+        "{err}"
+    );
+}
