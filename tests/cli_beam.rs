@@ -8,6 +8,10 @@ use std::process::{Command, Output};
 use sdf_beam::local::PythonJobService;
 
 fn sdf(args: &[&str]) -> Output {
+    sdf_with(args, true)
+}
+
+fn sdf_with(args: &[&str], quiet: bool) -> Output {
     let venv = sdf_beam::local::venv().unwrap_or_else(|e| panic!("{e}"));
     let path = format!(
         "{}:{}",
@@ -16,7 +20,7 @@ fn sdf(args: &[&str]) -> Output {
     );
     Command::new(env!("CARGO_BIN_EXE_sdf"))
         .args(args)
-        .arg("--quiet")
+        .args(quiet.then_some("--quiet"))
         .env("PATH", path)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -91,5 +95,55 @@ fn a_beam_read_without_an_endpoint_says_which_flag() {
     assert!(
         err.contains("cannot reach the Beam job service at 127.0.0.1:9"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_read_split_by_the_runner_checksums_as_the_embedded_read() {
+    // 400,000 lines of varied length (about 12 MB), so that the read lasts long enough for
+    // the runner's timed splits to land inside it.
+    let dir = std::env::temp_dir().join(format!("sdf-cli-beam-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("big.log");
+    let mut text = String::new();
+    for i in 0..400_000u64 {
+        text.push_str(&format!("line {i} {}\n", "x".repeat((i % 37) as usize)));
+    }
+    std::fs::write(&file, text).unwrap();
+    let pattern = file.to_str().unwrap();
+    let service = PythonJobService::start().unwrap_or_else(|e| panic!("{e}"));
+    let embedded = stdout(&sdf(&["read", pattern, "--checksum"]));
+    let splits = r#"direct_test_splits={"read": {"timings": [0.05, 0.15, 0.3], "fractions": [0.5, 0.2, 0.0]}}"#;
+    let output = sdf_with(
+        &[
+            "read",
+            pattern,
+            "--checksum",
+            "--runner",
+            "beam",
+            "--job-endpoint",
+            service.endpoint(),
+            "--beam-option",
+            splits,
+        ],
+        false,
+    );
+    let on_beam = stdout(&output);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        on_beam,
+        embedded,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary = stderr
+        .lines()
+        .find(|l| l.contains("done on Beam"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    println!("{summary}");
+    assert!(
+        !summary.contains("split the work 0 times"),
+        "no runner split landed: {summary}"
     );
 }

@@ -183,13 +183,23 @@ pub(crate) async fn read(
         }
     };
     let (pipeline, registry) = p.build();
-    let _pool = listener.serve(registry);
+    let pool = listener.serve(registry);
     let service = JobService::connect(endpoint, Duration::from_secs(30)).await?;
     let job = service.submit("sdf-read", pipeline, &options).await?;
     if !quiet {
         eprintln!("sdf: job {} on the Beam runner at {endpoint}", job.id());
     }
     job.wait(JOB_WAIT).await?;
+    if !quiet {
+        let stats = pool.stats();
+        let get = sdf_beam::harness::HarnessStats::get;
+        eprintln!(
+            "sdf: done on Beam: {} bundles; the runner split the work {} times ({} inside a running element)",
+            get(&stats.bundles),
+            get(&stats.element_splits) + get(&stats.channel_splits),
+            get(&stats.element_splits),
+        );
+    }
     if checksum {
         println!(
             "{} {}",
