@@ -1,7 +1,7 @@
 //! Submitting a pipeline through Beam's Job API and following it to its end.
 //!
-//! Every wait is bounded: connecting by [`JobService::connect`]'s timeout, the job by
-//! [`Job::wait`]'s.
+//! Every wait is bounded: connecting by [`JobService::connect`]'s timeout, Prepare and Run by
+//! 120 s, the job by [`Job::wait`]'s.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,6 +17,9 @@ use crate::proto::job_management::{
     GetJobStateRequest, JobMessagesRequest, PrepareJobRequest, RunJobRequest,
 };
 use crate::proto::pipeline::Pipeline;
+
+/// How long the job service may take to answer Prepare or Run.
+const ANSWER: Duration = Duration::from_secs(120);
 
 /// A connection to a Beam job service (Beam's Python job service, a Flink or Spark job
 /// server, Prism).
@@ -93,21 +96,28 @@ impl JobService {
             .iter()
             .map(|(k, v)| (format!("beam:option:{k}:v1"), to_proto_value(v)))
             .collect();
-        let prepared = client
-            .prepare(PrepareJobRequest {
-                pipeline: Some(pipeline),
-                pipeline_options: Some(prost_types::Struct { fields }),
-                job_name: job_name.to_string(),
-            })
+        let timeout = |what: &str| BeamError::Timeout {
+            what: format!("the job service's answer to {what}"),
+            after: ANSWER,
+            hint: "the job service is overloaded or stuck: check it, then submit again",
+        };
+        let prepare = client.prepare(PrepareJobRequest {
+            pipeline: Some(pipeline),
+            pipeline_options: Some(prost_types::Struct { fields }),
+            job_name: job_name.to_string(),
+        });
+        let prepared = tokio::time::timeout(ANSWER, prepare)
             .await
+            .map_err(|_| timeout("Prepare"))?
             .map_err(|s| refused("the pipeline (Prepare)", &s, &endpoint))?
             .into_inner();
-        let run = client
-            .run(RunJobRequest {
-                preparation_id: prepared.preparation_id,
-                retrieval_token: String::new(),
-            })
+        let run = client.run(RunJobRequest {
+            preparation_id: prepared.preparation_id,
+            retrieval_token: String::new(),
+        });
+        let run = tokio::time::timeout(ANSWER, run)
             .await
+            .map_err(|_| timeout("Run"))?
             .map_err(|s| refused("to run the job (Run)", &s, &endpoint))?
             .into_inner();
         Ok(Job {

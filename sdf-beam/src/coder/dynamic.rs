@@ -287,7 +287,14 @@ impl AnyCoder {
         let components = coder
             .component_coder_ids
             .iter()
-            .map(|c| Self::from_proto_at(c, coders, depth + 1))
+            .map(|c| match Self::from_proto_at(c, coders, depth + 1) {
+                // Inside a length prefix a coder this SDK does not know is opaque bytes, as
+                // it is to a runner (our own `sdf:coder:serde_json:v1` among them).
+                Err(CoderError::Spec { .. }) if spec.urn == urn::LENGTH_PREFIX => {
+                    Ok(AnyCoder::Bytes)
+                }
+                other => other,
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Self::from_spec(&spec.urn, &spec.payload, components)
     }

@@ -324,3 +324,26 @@ fn specs_the_sdk_cannot_build_say_why() {
     let err = AnyCoder::from_proto("loop", &coders).unwrap_err();
     assert!(err.to_string().contains("a cycle"), "{err}");
 }
+
+#[test]
+fn inside_a_length_prefix_an_unknown_coder_is_bytes() {
+    let spec = |urn: &str, components: &[&str]| crate::proto::pipeline::Coder {
+        spec: Some(crate::proto::pipeline::FunctionSpec {
+            urn: urn.into(),
+            payload: vec![],
+        }),
+        component_coder_ids: components.iter().map(|c| c.to_string()).collect(),
+    };
+    let coders: std::collections::HashMap<_, _> = [
+        ("json".to_string(), spec(urn::SDF_SERDE_JSON, &[])),
+        ("lp".to_string(), spec(urn::LENGTH_PREFIX, &["json"])),
+    ]
+    .into();
+    let coder = AnyCoder::from_proto("lp", &coders).unwrap();
+    assert_eq!(
+        coder.decode_all(b"\x03[1]").unwrap(),
+        Value::Bytes(b"[1]".to_vec())
+    );
+    // Alone, it is still refused: nothing says how long it is.
+    assert!(AnyCoder::from_proto("json", &coders).is_err());
+}

@@ -118,7 +118,7 @@ impl Coder for IntervalWindowCoder {
 
 impl WindowCoder for IntervalWindowCoder {
     fn max_timestamp(&self, w: &IntervalWindow) -> Instant {
-        Instant(w.end.0 - 1)
+        Instant(w.end.0.saturating_sub(1))
     }
 }
 

@@ -47,7 +47,17 @@ enum Target {
 }
 
 impl Source {
+    fn check(&self) -> Result<()> {
+        match self.split.failed() {
+            Some(why) => Err(BeamError::Protocol(format!(
+                "the bundle cannot complete: a runner split was made but not sent ({why})"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     async fn chunk(&mut self, mut data: &[u8]) -> Result<()> {
+        self.check()?;
         while !data.is_empty() {
             if !self.split.begin(self.index) {
                 // Split off: this element and every later one are the runner's residual.
@@ -316,6 +326,7 @@ impl Bundle {
         for id in ids {
             let source = self.sources.get_mut(&id).expect("listed");
             source.finish().await?;
+            source.check()?;
             monitoring.push(read_index(&id, source.index - 1));
         }
         let leftovers =

@@ -25,6 +25,9 @@ enum Route {
 #[derive(Clone)]
 pub(crate) struct DataStream {
     routes: Arc<Mutex<HashMap<String, Route>>>,
+    /// Instructions whose bundle ended: their late data is dropped, not kept.
+    closed: Arc<Mutex<std::collections::HashSet<String>>>,
+    alive: Arc<std::sync::atomic::AtomicBool>,
     outbound: mpsc::Sender<Elements>,
 }
 
@@ -48,14 +51,22 @@ impl DataStream {
             .map_err(|s| BeamError::Protocol(format!("opening the data stream: {s}")))?
             .into_inner();
         let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
+        let closed: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let stream = DataStream {
             routes: Arc::clone(&routes),
+            closed: Arc::clone(&closed),
+            alive: Arc::clone(&alive),
             outbound,
         };
         tokio::spawn(async move {
             while let Ok(Some(elements)) = inbound.message().await {
                 let mut routes = routes.lock().unwrap_or_else(|e| e.into_inner());
+                let closed = closed.lock().unwrap_or_else(|e| e.into_inner());
                 for data in elements.data {
+                    if closed.contains(&data.instruction_id) {
+                        continue;
+                    }
                     let route = routes
                         .entry(data.instruction_id.clone())
                         .or_insert_with(|| {
@@ -70,7 +81,8 @@ impl DataStream {
                 }
             }
             // The stream ended: every waiting bundle sees its input end (and fails if it was
-            // not complete).
+            // not complete), and the worker opens a new stream for the next bundle.
+            alive.store(false, std::sync::atomic::Ordering::Release);
             routes.lock().unwrap_or_else(|e| e.into_inner()).clear();
         });
         Ok(stream)
@@ -92,12 +104,19 @@ impl DataStream {
         }
     }
 
-    /// Forgets a bundle's route.
+    /// Forgets a bundle's route; data that still arrives for it is dropped.
     pub fn close(&self, instruction_id: &str) {
-        self.routes
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        routes.remove(instruction_id);
+        self.closed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(instruction_id);
+            .insert(instruction_id.to_string());
+    }
+
+    /// Whether the stream is still open.
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Where a bundle's output goes.

@@ -42,6 +42,8 @@ struct State {
     /// Elements from here on belong to the residual (channel split).
     first_residual: Option<i64>,
     current: Option<Arc<dyn ElementSplitter>>,
+    /// A split the tracker made whose roots could not be sent: the bundle must fail.
+    failed: Option<String>,
 }
 
 /// The split point of one data source, shared by the source and the control stream.
@@ -96,8 +98,11 @@ impl SourceSplit {
         if !(0.0..1.0).contains(&fraction) {
             return Ok(None);
         }
-        let (index, splitter, keep, limit) = {
+        let (index, splitter, keep) = {
             let mut s = self.lock();
+            if s.failed.is_some() {
+                return Ok(None);
+            }
             let total = if desired.estimated_input_elements > 0 {
                 desired.estimated_input_elements
             } else {
@@ -113,7 +118,8 @@ impl SourceSplit {
             let inside = s.in_element && keep < 1.0 && s.current.is_some();
             if !inside {
                 // A cut at an element boundary: the current element stays whole in the
-                // primary.
+                // primary. The estimate only decides where; a cut is never made past the
+                // elements the runner said it sent.
                 let start = if s.in_element { s.index + 1 } else { s.index };
                 let first = (s.index as f64 + keep).ceil() as i64;
                 let first = first.max(start);
@@ -127,12 +133,21 @@ impl SourceSplit {
                 }));
             }
             // Inside the current element: nothing after it is processed any more, whatever
-            // the element's own split answers.
+            // the element's own split answers, and the runner is told so in every case (the
+            // estimate may be short: elements past it are the residual's, never dropped).
             let first = s.index + 1;
-            s.first_residual = Some(first.min(limit));
-            (s.index, s.current.clone().expect("checked"), keep, limit)
+            s.first_residual = Some(s.first_residual.map_or(first, |f| f.min(first)));
+            (s.index, s.current.clone().expect("checked"), keep)
         };
-        let element = splitter.split(keep, wait).await?;
+        let element = match splitter.split(keep, wait).await {
+            Ok(element) => element,
+            Err(e) => {
+                // The tracker split, but the roots cannot be sent: the residual would be lost.
+                // The bundle fails (its source checks this), so the runner retries it whole.
+                self.lock().failed = Some(e.to_string());
+                return Err(e);
+            }
+        };
         let first = index + 1;
         let channel = match &element {
             Some(_) => ChannelSplit {
@@ -140,10 +155,14 @@ impl SourceSplit {
                 last_primary_element: index - 1,
                 first_residual_element: first,
             },
-            None if first >= limit => return Ok(None),
             None => channel(transform_id, first),
         };
         Ok(Some(SplitAnswer { channel, element }))
+    }
+
+    /// Why the bundle must fail, if a split could not be completed.
+    pub fn failed(&self) -> Option<String> {
+        self.lock().failed.clone()
     }
 
     /// The current read index, for progress reports.
@@ -157,5 +176,67 @@ fn channel(transform_id: &str, first_residual: i64) -> ChannelSplit {
         transform_id: transform_id.to_string(),
         last_primary_element: first_residual - 1,
         first_residual_element: first_residual,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A running element whose tracker never answers in time.
+    struct Silent;
+
+    impl ElementSplitter for Silent {
+        fn split(&self, _: f64, _: Duration) -> BoxFuture<'_, Result<Option<ElementSplit>>> {
+            Box::pin(async { Ok(None) })
+        }
+    }
+
+    fn desired(fraction: f64, estimated: i64) -> DesiredSplit {
+        DesiredSplit {
+            fraction_of_remainder: fraction,
+            allowed_split_points: Vec::new(),
+            estimated_input_elements: estimated,
+        }
+    }
+
+    /// Whatever a split answers, the elements the source then skips are exactly those the
+    /// runner was told are the residual's: "no split" leaves every element to the primary.
+    #[test]
+    fn an_answer_always_matches_what_the_source_then_skips() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for estimated in [0, 1, 4, 5, 10] {
+            for fraction in [0.0, 0.1, 0.5, 0.9] {
+                for in_element in [false, true] {
+                    let split = SourceSplit::default();
+                    for i in 0..3 {
+                        assert!(split.begin(i));
+                        split.end(i);
+                    }
+                    if in_element {
+                        assert!(split.begin(3));
+                        split.set_splitter(Arc::new(Silent));
+                    }
+                    let answer = rt
+                        .block_on(split.split(
+                            "read",
+                            &desired(fraction, estimated),
+                            Duration::ZERO,
+                        ))
+                        .unwrap();
+                    let first = answer.as_ref().map(|a| a.channel.first_residual_element);
+                    let case = format!(
+                        "estimate {estimated}, fraction {fraction}, in element {in_element}: {first:?}"
+                    );
+                    let next = if in_element { 4 } else { 3 };
+                    for i in next..next + 20 {
+                        let told = first.is_some_and(|f| i >= f);
+                        assert_eq!(!split.begin(i), told, "element {i}, {case}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -259,7 +259,7 @@ where
         r: F::Restriction,
         w: WatermarkState<F>,
         splittable: bool,
-    ) -> Result<()> {
+    ) -> Result<Option<Checkpoint<F>>> {
         let dofn = Arc::clone(&self.step.dofn);
         let mut tracker = SharedTracker::new(dofn.new_tracker(x, r));
         let is_bounded = tracker.is_bounded();
@@ -305,6 +305,7 @@ where
             estimator.observe_timestamp(max_timestamp);
         }
         let mut residuals = Vec::new();
+        let mut checkpoint = None;
         match continuation {
             ProcessContinuation::Stop => tracker
                 .check_done()
@@ -314,7 +315,13 @@ where
                     .try_split(0.0)
                     .map_err(|e| BeamError::Protocol(format!("checkpoint of {x:?}: {e}")))?;
                 if let Some(split) = split {
-                    residuals.push(root.residual(split.residual, estimator.state(), delay)?);
+                    if splittable {
+                        residuals.push(root.residual(split.residual, estimator.state(), delay)?);
+                    } else {
+                        // An unexpanded ParDo's input is the bare element: a residual root
+                        // could not say which restriction is left, so the caller resumes it.
+                        checkpoint = Some((split.residual, estimator.state(), delay));
+                    }
                 }
             }
         }
@@ -329,9 +336,16 @@ where
             .unwrap_or_else(|e| e.into_inner());
         leftovers.residuals.extend(residuals);
         leftovers.finalizers.extend(finalizers);
-        Ok(())
+        Ok(checkpoint)
     }
 }
+
+/// A self-checkpoint's residual, its watermark state and the delay asked for.
+type Checkpoint<F> = (
+    <F as SplittableDoFn>::Restriction,
+    WatermarkState<F>,
+    Duration,
+);
 
 #[async_trait]
 impl<F, C> Operator for SdfOp<F, C>
@@ -376,7 +390,7 @@ where
                 let e = decode_one(&self.step.sized_coder(), input)?;
                 let bare = rewrap(&e, ());
                 let ((x, (r, w)), _) = e.value;
-                self.process(&bare, &x, r, w, true).await
+                self.process(&bare, &x, r, w, true).await.map(|_| ())
             }
             Phase::Unexpanded => {
                 let e = decode_one(&self.step.element_coder(), input)?;
@@ -386,8 +400,14 @@ where
                 let w = dofn.initial_watermark_state(&e.value, &r);
                 let bare = rewrap(&e, ());
                 for (piece, _) in self.pieces(&e.value, r)? {
-                    self.process(&bare, &e.value, piece, w.clone(), false)
-                        .await?;
+                    let mut next = Some((piece, w.clone(), Duration::ZERO));
+                    // Resumed here, after its delay, until the restriction is done.
+                    while let Some((r, w, delay)) = next {
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
+                        next = self.process(&bare, &e.value, r, w, false).await?;
+                    }
                 }
                 Ok(())
             }

@@ -62,6 +62,8 @@ impl HarnessStats {
 
 struct Shared {
     control: BeamFnControlClient<Channel>,
+    /// Held while a data stream is being opened.
+    connecting: tokio::sync::Mutex<()>,
     stats: Arc<HarnessStats>,
     registry: Registry,
     worker_id: String,
@@ -124,13 +126,18 @@ pub async fn run_worker_with(
     let mut control = BeamFnControlClient::new(channel)
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);
-    let mut instructions = control
-        .control(request)
+    let mut instructions = tokio::time::timeout(CONNECT, control.control(request))
         .await
+        .map_err(|_| BeamError::Unreachable {
+            service: "control service",
+            endpoint: endpoints.control.clone(),
+            detail: format!("the control stream did not open within {CONNECT:?}"),
+        })?
         .map_err(|s| BeamError::Protocol(format!("opening the control stream: {s}")))?
         .into_inner();
     let shared = Arc::new(Shared {
         control: control.clone(),
+        connecting: tokio::sync::Mutex::new(()),
         stats,
         registry,
         worker_id: endpoints.worker_id.clone(),
@@ -194,7 +201,16 @@ async fn handle(shared: &Arc<Shared>, instruction: InstructionRequest) -> Result
                 let Some(split) = splits.get(&transform_id) else {
                     continue;
                 };
-                if let Some(answer) = split.split(&transform_id, &desired, SPLIT_WAIT).await? {
+                // A failed split fails its bundle (the source checks), not this answer: the
+                // other transforms' cuts are answered.
+                let answer = match split.split(&transform_id, &desired, SPLIT_WAIT).await {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        tracing::error!(transform = %transform_id, "a split could not be sent: {e}");
+                        None
+                    }
+                };
+                if let Some(answer) = answer {
                     response.channel_splits.push(answer.channel);
                     if let Some(element) = answer.element {
                         response.primary_roots.push(element.primary);
@@ -212,7 +228,7 @@ async fn handle(shared: &Arc<Shared>, instruction: InstructionRequest) -> Result
             let monitoring_infos = splits
                 .into_iter()
                 .flatten()
-                .map(|(id, split)| super::bundle::read_index(&id, split.index() - 1))
+                .map(|(id, split)| super::bundle::read_index(&id, split.index()))
                 .collect();
             Ok(Response::ProcessBundleProgress(
                 ProcessBundleProgressResponse {
@@ -227,16 +243,24 @@ async fn handle(shared: &Arc<Shared>, instruction: InstructionRequest) -> Result
                 .remove(&request.instruction_id)
                 .unwrap_or_default();
             let any = !finalizers.is_empty();
+            // Every finalizer runs, whatever an earlier one did; their errors are reported
+            // together.
+            let mut errors = Vec::new();
             for finalizer in finalizers {
-                finalizer().await.map_err(|e| {
-                    BeamError::Protocol(format!(
-                        "a finalizer of bundle {} failed: {e}",
-                        request.instruction_id
-                    ))
-                })?;
+                if let Err(e) = finalizer().await {
+                    errors.push(e.to_string());
+                }
             }
             if any {
                 shared.stats.finalized.fetch_add(1, Ordering::Relaxed);
+            }
+            if !errors.is_empty() {
+                return Err(BeamError::Protocol(format!(
+                    "{} finalizers of bundle {} failed: {}",
+                    errors.len(),
+                    request.instruction_id,
+                    errors.join("; ")
+                )));
             }
             Ok(Response::FinalizeBundle(FinalizeBundleResponse {}))
         }
@@ -264,15 +288,25 @@ fn request_name(request: &Request) -> &'static str {
 }
 
 async fn data_stream(shared: &Shared, descriptor: &ApiServiceDescriptor) -> Result<DataStream> {
-    if let Some(stream) = lock(&shared.data).get(&descriptor.url) {
+    // One stream per endpoint and worker: the runner may route any of this worker's data to
+    // any of its streams, so a second one would take data no bundle reads. Bundles that start
+    // together wait for the one connection; a stream that ended is replaced.
+    let _connecting = shared.connecting.lock().await;
+    if let Some(stream) = lock(&shared.data).get(&descriptor.url)
+        && stream.is_alive()
+    {
         return Ok(stream.clone());
     }
     let channel = channel(&descriptor.url, "data service").await?;
-    let stream = DataStream::connect(channel, &shared.worker_id).await?;
-    Ok(lock(&shared.data)
-        .entry(descriptor.url.clone())
-        .or_insert(stream)
-        .clone())
+    let stream = tokio::time::timeout(CONNECT, DataStream::connect(channel, &shared.worker_id))
+        .await
+        .map_err(|_| BeamError::Unreachable {
+            service: "data service",
+            endpoint: descriptor.url.clone(),
+            detail: format!("the data stream did not open within {CONNECT:?}"),
+        })??;
+    lock(&shared.data).insert(descriptor.url.clone(), stream.clone());
+    Ok(stream)
 }
 
 /// A registered descriptor, or the runner's answer for it (runners send descriptors on
