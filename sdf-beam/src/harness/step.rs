@@ -276,11 +276,13 @@ where
             is_bounded,
         };
         let root = Arc::new(root);
+        let late: Late<F> = Arc::default();
         if splittable && let Some(split) = &self.context.split {
             split.set_splitter(Arc::new(Splitter {
                 handle: tracker.split_handle(),
                 roots: Arc::clone(&root),
                 watermark: w.clone(),
+                late: Arc::clone(&late),
             }));
         }
         let mut estimator = dofn.new_watermark_estimator(w.clone());
@@ -300,7 +302,14 @@ where
         let max_timestamp = output.max_timestamp();
         drop(output);
         let finalizers = std::mem::take(&mut emitter.finalizers);
-        let (mut tracker, orphans) = tracker.finish();
+        let (mut tracker, mut orphans) = tracker.finish();
+        // Answers that came after their requester stopped waiting: `finish` answered every
+        // request, so each is here now.
+        for mut reply in late.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            if let Some(Ok(Some(split))) = reply.try_take() {
+                orphans.push(split.residual);
+            }
+        }
         if max_timestamp > Timestamp::MIN {
             estimator.observe_timestamp(max_timestamp);
         }
@@ -494,7 +503,13 @@ struct Splitter<F: SplittableDoFn, C> {
     /// The watermark state the call started from: what a residual split off while it runs
     /// resumes from (never ahead of the call's own).
     watermark: WatermarkState<F>,
+    /// Replies not awaited in time, for the call to collect when it ends.
+    late: Late<F>,
 }
+
+/// Split replies whose requester stopped waiting.
+type Late<F> =
+    Arc<std::sync::Mutex<Vec<sdf_core::SplitReplyFuture<<F as SplittableDoFn>::Restriction>>>>;
 
 impl<F, C> ElementSplitter for Splitter<F, C>
 where
@@ -505,11 +520,26 @@ where
 {
     fn split(&self, fraction: f64, wait: Duration) -> BoxFuture<'_, Result<Option<ElementSplit>>> {
         Box::pin(async move {
-            let reply = self.handle.try_split(fraction);
-            // Not answered in time: "no split". If the call makes it later, the residual is
-            // an orphan the call returns with its bundle; nothing is lost.
-            let Ok(answer) = tokio::time::timeout(wait, reply).await else {
-                return Ok(None);
+            let mut reply = self.handle.try_split(fraction);
+            // Not answered in time: "no split". The reply is kept, and if the call makes the
+            // split later, the call returns its residual with the bundle: nothing is lost.
+            let answer = match tokio::time::timeout(wait, &mut reply).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    // Under the lock the call drains these with, after its tracker closed:
+                    // a call still running will collect the reply; one that ended has
+                    // answered it, and the answer is taken here.
+                    let mut late = self.late.lock().unwrap_or_else(|e| e.into_inner());
+                    if !self.handle.is_closed() {
+                        late.push(reply);
+                        return Ok(None);
+                    }
+                    drop(late);
+                    match reply.try_take() {
+                        Some(answer) => answer,
+                        None => return Ok(None),
+                    }
+                }
             };
             // A tracker that refuses the split (a fraction it cannot honour): "no split",
             // never an error that fails the bundle.
