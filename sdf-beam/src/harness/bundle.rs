@@ -27,6 +27,9 @@ pub(crate) const SPLIT_AND_SIZE: &str = "beam:transform:sdf_split_and_size_restr
 pub(crate) const TRUNCATE: &str = "beam:transform:sdf_truncate_sized_restrictions:v1";
 pub(crate) const PROCESS: &str = "beam:transform:sdf_process_sized_element_and_restrictions:v1";
 
+/// The longest chain of fused transforms a descriptor may have (a cycle would not end).
+const MAX_CHAIN: usize = 256;
+
 /// The split points of a running bundle's sources, by transform id.
 pub(crate) type Splits = HashMap<String, Arc<SourceSplit>>;
 
@@ -116,7 +119,18 @@ fn not_supported(id: &str, t: &PTransform, why: &str) -> BeamError {
 }
 
 impl Builder<'_> {
-    fn consumers(&self, pcollection: &str, split: Option<&Arc<SourceSplit>>) -> Result<Consumers> {
+    fn consumers(
+        &self,
+        pcollection: &str,
+        split: Option<&Arc<SourceSplit>>,
+        depth: usize,
+    ) -> Result<Consumers> {
+        if depth > MAX_CHAIN {
+            return Err(BeamError::Protocol(format!(
+                "bundle descriptor {}: a chain of more than {MAX_CHAIN} transforms after                  {pcollection} (a cycle?)",
+                self.descriptor.id
+            )));
+        }
         let mut consumers = Vec::new();
         for &id in self
             .readers
@@ -132,13 +146,18 @@ impl Builder<'_> {
                     self.output.clone(),
                 )));
             } else {
-                consumers.push(Consumer::Op(self.operator(id, split)?));
+                consumers.push(Consumer::Op(self.operator(id, split, depth)?));
             }
         }
         Ok(Consumers(consumers))
     }
 
-    fn operator(&self, id: &str, split: Option<&Arc<SourceSplit>>) -> Result<Box<dyn Operator>> {
+    fn operator(
+        &self,
+        id: &str,
+        split: Option<&Arc<SourceSplit>>,
+        depth: usize,
+    ) -> Result<Box<dyn Operator>> {
         let t = &self.descriptor.transforms[id];
         let spec = t
             .spec
@@ -200,7 +219,7 @@ impl Builder<'_> {
             return Err(not_supported(id, t, "more than one output"));
         }
         let consumers = match outputs.first() {
-            Some((_, pcollection)) => self.consumers(pcollection, None)?,
+            Some((_, pcollection)) => self.consumers(pcollection, None, depth + 1)?,
             None => Consumers::default(),
         };
         Ok(step.operator(
@@ -260,7 +279,7 @@ impl Bundle {
                 .next()
                 .ok_or_else(|| not_supported(id, t, "a data source with no output"))?;
             let split = Arc::new(SourceSplit::default());
-            let consumers = builder.consumers(output, Some(&split))?;
+            let consumers = builder.consumers(output, Some(&split), 0)?;
             let target = if consumers.0.len() == 1 && matches!(consumers.0[0], Consumer::Op(_)) {
                 match consumers.0.into_iter().next() {
                     Some(Consumer::Op(op)) => Target::Op(op),
