@@ -212,6 +212,14 @@ impl<T: RestrictionTracker> SharedTracker<T> {
         (self.tracker, orphans)
     }
 
+    /// Closes the split handles *without* serving what waits: every pending split is answered
+    /// `Ok(None)` and the restriction stays whole. For a runner whose call failed before its
+    /// first claim: splitting its untouched restriction now would retry (or dead-letter) an
+    /// empty primary and run the whole rest again, failing twice for one element.
+    pub fn finish_unserved(self) -> T {
+        self.tracker
+    }
+
     /// Residuals of splits whose requester dropped its [`SplitReplyFuture`] after the split was
     /// made. The work is no longer in this tracker's restriction: the runner must schedule it.
     ///

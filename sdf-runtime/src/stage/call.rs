@@ -147,9 +147,16 @@ impl<F: SplittableDoFn> Stage<F> {
         // The last, partial batch stays in the output's buffer: the carry takes it from there.
         let mut rest = output.into_buffer();
 
-        tracker.serve_requests();
         Counters::add(&self.counters.claims, tracker.claims());
-        let (mut tracker, orphans) = tracker.finish();
+        // A call that failed before its first claim did nothing: its restriction is retried
+        // or dead-lettered whole. Serving a checkpoint that waits would split it into an empty
+        // primary and a residual that fails again (one poison element dead-lettered twice).
+        let (mut tracker, orphans) = if result.is_err() && tracker.claims() == 0 {
+            (tracker.finish_unserved(), Vec::new())
+        } else {
+            tracker.serve_requests();
+            tracker.finish()
+        };
         let mut checkpoints = Vec::new();
         if let Some(reply) = emitter.checkpoint.take()
             && let Some(Ok(Some(split))) = finish(reply)
