@@ -70,6 +70,33 @@ fn options(splits: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
     [("direct_test_splits".to_string(), splits)].into()
 }
 
+/// Appends a step to `input` that collects every element into `seen` (this process is the
+/// worker, EXTERNAL environment).
+fn collect<T>(
+    p: &mut BeamPipeline,
+    input: &sdf_beam::translate::Collection,
+    seen: &Arc<Mutex<Vec<i64>>>,
+    key: fn(&T) -> i64,
+) where
+    T: Clone
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + 'static,
+{
+    let sink = Arc::clone(seen);
+    p.apply(
+        "Collect",
+        input,
+        flat_map(move |x: &T| {
+            sink.lock().unwrap().push(key(x));
+            Vec::<i64>::new()
+        }),
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100k_record_sdf_split_by_the_runner_delivers_every_record_once() {
     let server = support::JobServer::start();
@@ -80,15 +107,7 @@ async fn a_100k_record_sdf_split_by_the_runner_delivers_every_record_once() {
     let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
     let keys = p.root("Create", Create::new([("k".to_string(), 100_000i64)]));
     let counted = p.apply("Count", &keys, PacedCount);
-    let sink = Arc::clone(&seen);
-    p.apply(
-        "Collect",
-        &counted,
-        flat_map(move |(_, i): &(String, i64)| {
-            sink.lock().unwrap().push(*i);
-            Vec::<i64>::new()
-        }),
-    );
+    collect(&mut p, &counted, &seen, |(_, i): &(String, i64)| *i);
     let (pipeline, registry) = p.build();
     let pool = listener.serve(registry);
     let service = JobService::connect(&server.endpoint, Duration::from_secs(30))
@@ -205,15 +224,7 @@ async fn resumed_residuals_are_rescheduled_and_finalizers_run_after_commit_once(
     };
     let (acked, early) = (Arc::clone(&polling.acked), Arc::clone(&polling.early));
     let numbers = p.root("Poll", polling);
-    let sink = Arc::clone(&seen);
-    p.apply(
-        "Collect",
-        &numbers,
-        flat_map(move |i: &i64| {
-            sink.lock().unwrap().push(*i);
-            Vec::<i64>::new()
-        }),
-    );
+    collect(&mut p, &numbers, &seen, |i: &i64| *i);
     let (pipeline, registry) = p.build();
     let pool = listener.serve(registry);
     let service = JobService::connect(&server.endpoint, Duration::from_secs(30))

@@ -18,23 +18,6 @@ pub struct WindowedValue<W, T> {
     pub pane: PaneInfo,
 }
 
-/// Encodes windows as `beam:coder:iterable:v1` does, from a slice.
-fn encode_windows<W: WindowCoder>(
-    coder: &W,
-    windows: &[W::Value],
-    out: &mut Vec<u8>,
-) -> Result<(), CoderError> {
-    let n = i32::try_from(windows.len()).map_err(|_| CoderError::Unrepresentable {
-        coder: "windowed_value",
-        value: format!("{} windows", windows.len()),
-    })?;
-    out.extend_from_slice(&n.to_be_bytes());
-    for w in windows {
-        coder.encode(w, Context::Nested, out)?;
-    }
-    Ok(())
-}
-
 /// `beam:coder:windowed_value:v1`: the timestamp, the windows (an iterable), the pane, then
 /// the value in the windowed value's context (Java's `FullWindowedValueCoder`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,7 +38,7 @@ impl<W: WindowCoder, C: Coder> Coder for WindowedValueCoder<W, C> {
         out: &mut Vec<u8>,
     ) -> Result<(), CoderError> {
         v.timestamp.encode(out);
-        encode_windows(&self.window, &v.windows, out)?;
+        IterableCoder(&self.window).encode(&v.windows, Context::Nested, out)?;
         v.pane.encode(out);
         self.value.encode(&v.value, context, out)
     }
@@ -214,7 +197,7 @@ impl<K: Coder, W: WindowCoder> Coder for TimerCoder<K, W> {
     fn encode(&self, t: &Self::Value, _: Context, out: &mut Vec<u8>) -> Result<(), CoderError> {
         self.key.encode(&t.user_key, Context::Nested, out)?;
         StringUtf8.encode(&t.dynamic_timer_tag, Context::Nested, out)?;
-        encode_windows(&self.window, &t.windows, out)?;
+        IterableCoder(&self.window).encode(&t.windows, Context::Nested, out)?;
         Bool.encode(&t.firing.is_none(), Context::Nested, out)?;
         if let Some(f) = &t.firing {
             f.fire_timestamp.encode(out);
