@@ -225,6 +225,11 @@ impl<'a, T: Send> Output<'a, T> {
         self.buffer
     }
 
+    /// How many records are buffered before they go to the emitter: what the runner chose.
+    pub fn batch_size(&self) -> usize {
+        self.capacity
+    }
+
     /// The timestamp given to records emitted with [`emit`](Self::emit).
     pub fn default_timestamp(&self) -> Timestamp {
         self.default_timestamp
