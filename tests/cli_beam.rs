@@ -158,3 +158,64 @@ fn a_read_split_by_the_runner_checksums_as_the_embedded_read() {
     // splits are answered is proven with a paced SDF in sdf-beam/tests/runner_splits.rs.
     println!("{summary}");
 }
+
+/// Every line of every file in `dir` (not in hidden directories), sorted.
+fn lines_in(dir: &std::path::Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            lines.extend(text.lines().map(str::to_string));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+#[test]
+fn out_on_beam_writes_the_records_the_embedded_out_writes() {
+    let _serial = serial();
+    // Exactly once under a runner's retries is proven in sdf-beam/tests/bundle_repeat.rs
+    // (the job service cannot be asked to repeat bundles); here, the same files' records.
+    let service = PythonJobService::start().unwrap_or_else(|e| panic!("{e}"));
+    let beam = ["--runner", "beam", "--job-endpoint", service.endpoint()];
+    let root = std::env::temp_dir().join(format!("sdf-cli-beam-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for (pattern, format) in [
+        ("samples/tables/events.jsonl", "jsonl"),
+        ("samples/logs/*.log", "text"),
+        ("samples/tables/trips.avro", "avro"),
+    ] {
+        let embedded_dir = root.join(format!("{format}-embedded"));
+        let beam_dir = root.join(format!("{format}-beam"));
+        let read = ["read", pattern, "--format", format, "--out"];
+        stdout(&sdf(
+            &[&read[..], &[embedded_dir.to_str().unwrap()]].concat()
+        ));
+        let output = sdf_with(
+            &[&read[..], &[beam_dir.to_str().unwrap()], &beam[..]].concat(),
+            false,
+        );
+        stdout(&output);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let expected = lines_in(&embedded_dir);
+        assert!(!expected.is_empty());
+        assert_eq!(lines_in(&beam_dir), expected, "{format}: {stderr}");
+        assert!(
+            stderr.contains(&format!("wrote {} records", expected.len())),
+            "{stderr}"
+        );
+        let names: Vec<_> = std::fs::read_dir(&beam_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with('.')),
+            "staging left behind: {names:?}"
+        );
+        let suffix = if format == "text" { ".txt" } else { ".jsonl" };
+        assert!(names.iter().all(|n| n.ends_with(suffix)), "{names:?}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -49,6 +49,14 @@ pub enum BeamError {
         /// What to do.
         hint: &'static str,
     },
+    /// A step failed in the worker (a sink's I/O, a counter that overflows).
+    #[error("{transform}: {detail}")]
+    Step {
+        /// The transform's id.
+        transform: String,
+        /// What failed, with the step's own error.
+        detail: String,
+    },
     /// Bytes from the runner that no coder of the pipeline decodes.
     #[error(transparent)]
     Coder(#[from] CoderError),

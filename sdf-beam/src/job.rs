@@ -9,12 +9,13 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{BeamError, Result};
+use crate::metrics::Counter;
 use crate::proto::job_management::job_message::MessageImportance;
 use crate::proto::job_management::job_messages_response::Response;
 use crate::proto::job_management::job_service_client::JobServiceClient;
 use crate::proto::job_management::job_state::Enum as JobState;
 use crate::proto::job_management::{
-    GetJobStateRequest, JobMessagesRequest, PrepareJobRequest, RunJobRequest,
+    GetJobMetricsRequest, GetJobStateRequest, JobMessagesRequest, PrepareJobRequest, RunJobRequest,
 };
 use crate::proto::pipeline::Pipeline;
 
@@ -46,6 +47,9 @@ pub struct JobOutcome {
     pub state: String,
     /// Every message the runner sent about it, oldest first, with its importance.
     pub messages: Vec<(String, String)>,
+    /// The user counters the runner committed ([`metrics`](crate::metrics)), or `None` if the
+    /// job service does not report metrics (its `GetJobMetrics` is unimplemented).
+    pub counters: Option<Vec<Counter>>,
 }
 
 impl JobService {
@@ -189,12 +193,14 @@ impl Job {
                     hint: "the runner may still be running it; cancel it with the runner's tools, \
                        or give it longer",
                 })??;
-        let outcome = JobOutcome {
+        let mut outcome = JobOutcome {
             job_id: self.id.clone(),
             state: state.as_str_name().to_string(),
             messages,
+            counters: None,
         };
         if state == JobState::Done {
+            outcome.counters = self.committed_counters().await?;
             return Ok(outcome);
         }
         Err(BeamError::JobFailed {
@@ -207,6 +213,33 @@ impl Job {
                 .map(|(_, text)| text)
                 .collect(),
         })
+    }
+}
+
+impl Job {
+    /// The committed user counters of the job, `None` where the service reports no metrics.
+    async fn committed_counters(&mut self) -> Result<Option<Vec<Counter>>> {
+        let request = GetJobMetricsRequest {
+            job_id: self.id.clone(),
+        };
+        let answer = tokio::time::timeout(ANSWER, self.client.get_job_metrics(request))
+            .await
+            .map_err(|_| BeamError::Timeout {
+                what: format!("the metrics of job {}", self.id),
+                after: ANSWER,
+                hint: "the job service is not answering; check that it is still running",
+            })?;
+        let metrics = match answer {
+            Ok(response) => response.into_inner().metrics.unwrap_or_default(),
+            Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(None),
+            Err(status) => return Err(refused("the job's metrics", &status, &self.endpoint)),
+        };
+        let counters =
+            crate::metrics::counters(&metrics.committed).map_err(|detail| BeamError::Refused {
+                request: "the job's metrics",
+                status: detail,
+            })?;
+        Ok(Some(counters))
     }
 }
 

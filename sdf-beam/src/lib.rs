@@ -20,12 +20,16 @@ mod error;
 pub mod harness;
 pub mod job;
 pub mod local;
+pub mod metrics;
 pub mod model;
 mod on_commit;
 pub mod proto;
 pub mod translate;
+mod write;
 
 pub use create::Create;
 pub use error::{BeamError, Result};
 pub use job::{Job, JobOutcome, JobService};
+pub use metrics::{COUNTER_NAMESPACE, Counter};
 pub use on_commit::{OnCommit, on_commit};
+pub use write::BundleSink;

@@ -13,6 +13,8 @@ use crate::proto::pipeline::{
 pub const IMPULSE: &str = "beam:transform:impulse:v1";
 /// `beam:transform:pardo:v1`.
 pub const PAR_DO: &str = "beam:transform:pardo:v1";
+/// Beam's GroupByKey, a runner primitive.
+pub const GROUP_BY_KEY: &str = "beam:transform:group_by_key:v1";
 /// The requirement a pipeline declares when it has a splittable DoFn.
 pub const REQUIRES_SPLITTABLE_DOFN: &str = "beam:requirement:pardo:splittable_dofn:v1";
 /// The requirement a pipeline declares when a DoFn asks for bundle finalization.

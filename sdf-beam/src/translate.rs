@@ -17,12 +17,13 @@ use serde::de::DeserializeOwned;
 use crate::coder::urn;
 use crate::harness::{Registry, SDF_DOFN_URN};
 use crate::model::{
-    EXTERNAL_ENV, IMPULSE, ModelBuilder, PAR_DO, REQUIRES_BUNDLE_FINALIZATION,
+    EXTERNAL_ENV, GROUP_BY_KEY, IMPULSE, ModelBuilder, PAR_DO, REQUIRES_BUNDLE_FINALIZATION,
     REQUIRES_SPLITTABLE_DOFN,
 };
 use crate::proto::pipeline::{
     ApiServiceDescriptor, Environment, ExternalPayload, FunctionSpec, ParDoPayload, Pipeline,
 };
+use crate::write::BundleSink;
 
 /// The output of a step, to apply the next step to.
 #[derive(Debug, Clone)]
@@ -125,6 +126,87 @@ impl BeamPipeline {
         Collection {
             pcollection: output,
         }
+    }
+
+    /// A ParDo that is not an SDF (no restriction coder: the runner runs it as it is), with
+    /// one output of `output_coder`, or none.
+    fn plain_pardo(
+        &mut self,
+        name: &str,
+        input: &str,
+        output_coder: Option<&str>,
+    ) -> Option<String> {
+        let payload = ParDoPayload {
+            do_fn: Some(FunctionSpec {
+                urn: SDF_DOFN_URN.to_string(),
+                payload: name.as_bytes().to_vec(),
+            }),
+            ..Default::default()
+        };
+        let output =
+            output_coder.map(|coder| self.model.pcollection(&format!("{name}.out"), coder, true));
+        let outputs: Vec<(&str, &str)> = output.iter().map(|o| ("out", o.as_str())).collect();
+        self.model.transform(
+            name,
+            FunctionSpec {
+                urn: PAR_DO.to_string(),
+                payload: payload.encode_to_vec(),
+            },
+            &[("in", input)],
+            &outputs,
+            &self.environment,
+        );
+        output
+    }
+
+    /// Writes every element of `input` through `sink`, exactly once however the runner
+    /// retries bundles: three transforms, `{name}/Write`, `{name}/Group` (a `GroupByKey`) and
+    /// `{name}/Publish`, whose protocol is [`BundleSink`]'s. The write step counts what it
+    /// wrote as the counter `written` (see [`metrics`](crate::metrics)).
+    pub fn write<T, B>(&mut self, name: &str, input: &Collection, sink: B)
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        B: BundleSink<T>,
+    {
+        let (write, publish) = (format!("{name}/Write"), format!("{name}/Publish"));
+        let json = self.model.serde_coder();
+        let bytes = self.model.coder(urn::BYTES, &[], &[]);
+        let staged = self
+            .model
+            .coder(urn::KV, &[], &[bytes.clone(), json.clone()]);
+        let staged = self
+            .plain_pardo(&write, &input.pcollection, Some(&staged))
+            .expect("an output was asked for");
+        let iterable = self.model.coder(urn::ITERABLE, &[], &[json]);
+        let grouped_coder = self.model.coder(urn::KV, &[], &[bytes, iterable]);
+        let grouped = self
+            .model
+            .pcollection(&format!("{name}/Group.out"), &grouped_coder, true);
+        self.model.transform(
+            &format!("{name}/Group"),
+            FunctionSpec {
+                urn: GROUP_BY_KEY.to_string(),
+                payload: Vec::new(),
+            },
+            &[("in", &staged)],
+            &[("out", &grouped)],
+            "",
+        );
+        self.plain_pardo(&publish, &grouped, None);
+        self.registry.register_sink(&write, &publish, sink);
+    }
+
+    /// Adds what `f` says of each element of `input` to the counters of the bundle that
+    /// processed it: the runner sums them over the bundles it commits, and the job's
+    /// [`JobOutcome::counters`](crate::JobOutcome::counters) holds the totals, exact however
+    /// bundles were retried. Emits nothing.
+    pub fn counters<T, F>(&mut self, name: &str, input: &Collection, f: F)
+    where
+        T: Serialize + DeserializeOwned + std::fmt::Debug + Send + 'static,
+        F: Fn(&T) -> Vec<(&'static str, i64)> + Send + Sync + 'static,
+    {
+        self.plain_pardo(name, &input.pcollection, None);
+        self.registry.register_counters(name, f);
     }
 
     /// A root step: `dofn` runs once on `()`, after the runner's impulse.

@@ -127,7 +127,8 @@ impl Builder<'_> {
     ) -> Result<Consumers> {
         if depth > MAX_CHAIN {
             return Err(BeamError::Protocol(format!(
-                "bundle descriptor {}: a chain of more than {MAX_CHAIN} transforms after                  {pcollection} (a cycle?)",
+                "bundle descriptor {}: a chain of more than {MAX_CHAIN} transforms after \
+                 {pcollection} (a cycle?)",
                 self.descriptor.id
             )));
         }
@@ -222,7 +223,7 @@ impl Builder<'_> {
             Some((_, pcollection)) => self.consumers(pcollection, None, depth + 1)?,
             None => Consumers::default(),
         };
-        Ok(step.operator(
+        step.operator(
             phase,
             OpContext {
                 transform_id: id.to_string(),
@@ -232,7 +233,7 @@ impl Builder<'_> {
                 leftovers: Arc::clone(&self.leftovers),
                 split: split.cloned(),
             },
-        ))
+        )
     }
 }
 
@@ -350,6 +351,12 @@ impl Bundle {
         }
         let leftovers =
             std::mem::take(&mut *self.leftovers.lock().unwrap_or_else(|e| e.into_inner()));
+        monitoring.extend(
+            leftovers
+                .counters
+                .iter()
+                .map(|((transform, name), value)| user_counter(transform, name, *value)),
+        );
         Ok(Finished {
             leftovers,
             monitoring,
@@ -381,6 +388,29 @@ pub(crate) fn read_index(transform_id: &str, index: i64) -> MonitoringInfo {
         r#type: "beam:metrics:sum_int64:v1".to_string(),
         payload,
         labels: [("PTRANSFORM".to_string(), transform_id.to_string())].into(),
+        start_time: None,
+    }
+}
+
+/// A user counter of the bundle (`beam:metric:user:sum_int64:v1`, namespace
+/// [`COUNTER_NAMESPACE`](crate::COUNTER_NAMESPACE)): the runner sums these over the bundles it
+/// commits, and reports them as the job's committed metrics.
+pub(crate) fn user_counter(transform_id: &str, name: &str, value: i64) -> MonitoringInfo {
+    let mut payload = Vec::new();
+    crate::coder::write_varint(value, &mut payload);
+    MonitoringInfo {
+        urn: crate::metrics::USER_SUM_INT64.to_string(),
+        r#type: "beam:metrics:sum_int64:v1".to_string(),
+        payload,
+        labels: [
+            ("PTRANSFORM".to_string(), transform_id.to_string()),
+            (
+                "NAMESPACE".to_string(),
+                crate::COUNTER_NAMESPACE.to_string(),
+            ),
+            ("NAME".to_string(), name.to_string()),
+        ]
+        .into(),
         start_time: None,
     }
 }

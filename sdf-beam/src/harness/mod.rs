@@ -21,6 +21,7 @@
 mod bundle;
 mod data;
 mod ops;
+mod plain;
 mod pool;
 mod registry;
 mod split;

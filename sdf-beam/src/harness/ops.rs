@@ -1,6 +1,7 @@
 //! The operators of a bundle: each takes encoded windowed values, one at a time, and hands
 //! what it makes to its consumers, down to the data sinks that send it to the runner.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -22,11 +23,29 @@ pub(crate) trait Operator: Send {
 }
 
 /// What a bundle leaves besides its output: residuals for the runner to schedule, finalizers
-/// to run when it says the bundle committed.
+/// to run when it says the bundle committed, user counters for the runner to sum over the
+/// bundles it commits.
 #[derive(Default)]
 pub(crate) struct Leftovers {
     pub residuals: Vec<DelayedBundleApplication>,
     pub finalizers: Vec<Finalizer>,
+    /// By transform id and counter name.
+    pub counters: BTreeMap<(String, String), i64>,
+}
+
+impl Leftovers {
+    /// Adds `value` to a counter of `transform_id`; an overflow is an error, never a wrap.
+    pub fn count(&mut self, transform_id: &str, name: &str, value: i64) -> Result<()> {
+        let counter = self
+            .counters
+            .entry((transform_id.to_string(), name.to_string()))
+            .or_default();
+        *counter = counter.checked_add(value).ok_or_else(|| BeamError::Step {
+            transform: transform_id.to_string(),
+            detail: format!("the counter {name} overflows an i64 in one bundle"),
+        })?;
+        Ok(())
+    }
 }
 
 /// Shared by the operators of one bundle.

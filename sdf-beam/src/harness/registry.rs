@@ -9,8 +9,10 @@ use sdf_core::SplittableDoFn;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::plain::{CountStep, PublishStep, WriteStep};
 use super::step::{ErasedStep, ImpulseBytes, SdfStep};
 use crate::coder::{LengthPrefix, SerdeJson};
+use crate::write::BundleSink;
 
 /// The URN of a DoFn of this SDK in a `ParDoPayload`; its payload is the registered name.
 pub const SDF_DOFN_URN: &str = "sdf:dofn:v1";
@@ -55,6 +57,34 @@ impl Registry {
     {
         self.steps
             .insert(name.to_string(), Arc::new(SdfStep::new(dofn, ImpulseBytes)));
+    }
+
+    /// Registers the write step (`write`) and the publish step (`publish`) of `sink`.
+    pub fn register_sink<T, B>(&mut self, write: &str, publish: &str, sink: B)
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        B: BundleSink<T>,
+    {
+        let sink = Arc::new(sink);
+        self.steps.insert(
+            write.to_string(),
+            Arc::new(WriteStep::<T, B>::new(Arc::clone(&sink))),
+        );
+        self.steps.insert(
+            publish.to_string(),
+            Arc::new(PublishStep::<T, B>::new(sink)),
+        );
+    }
+
+    /// Registers a step that adds `f(element)` to the bundle's counters (see
+    /// [`metrics`](crate::metrics)).
+    pub fn register_counters<T, F>(&mut self, name: &str, f: F)
+    where
+        T: Serialize + DeserializeOwned + std::fmt::Debug + Send + 'static,
+        F: Fn(&T) -> Vec<(&'static str, i64)> + Send + Sync + 'static,
+    {
+        self.steps
+            .insert(name.to_string(), Arc::new(CountStep::<T, F>::new(f)));
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&Arc<dyn ErasedStep>> {

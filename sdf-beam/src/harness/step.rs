@@ -63,8 +63,9 @@ pub(crate) struct OpContext {
 
 /// A registered DoFn, with its types erased.
 pub(crate) trait ErasedStep: Send + Sync {
-    /// The operator of `phase`.
-    fn operator(&self, phase: Phase, context: OpContext) -> Box<dyn Operator>;
+    /// The operator of `phase`; an error if the step cannot run as that phase (a plain
+    /// ParDo's step asked to run an SDF phase).
+    fn operator(&self, phase: Phase, context: OpContext) -> Result<Box<dyn Operator>>;
 }
 
 /// An input coder for a DoFn: `length_prefix(serde_json)` for our own types, or the impulse's
@@ -96,9 +97,9 @@ impl Coder for ImpulseBytes {
     }
 }
 
-type Json<T> = LengthPrefix<SerdeJson<T>>;
+pub(crate) type Json<T> = LengthPrefix<SerdeJson<T>>;
 type RW<F> = Kv<Json<<F as SplittableDoFn>::Restriction>, Json<WatermarkState<F>>>;
-type Windowed<C> = WindowedValueCoder<GlobalWindowCoder, C>;
+pub(crate) type Windowed<C> = WindowedValueCoder<GlobalWindowCoder, C>;
 
 /// A DoFn and its input coder.
 pub(crate) struct SdfStep<F: SplittableDoFn, C> {
@@ -133,11 +134,11 @@ where
     }
 }
 
-fn json<T>() -> Json<T> {
+pub(crate) fn json<T>() -> Json<T> {
     SerdeJson::length_prefixed()
 }
 
-fn windowed<C>(value: C) -> Windowed<C> {
+pub(crate) fn windowed<C>(value: C) -> Windowed<C> {
     WindowedValueCoder {
         window: GlobalWindowCoder,
         value,
@@ -185,17 +186,17 @@ where
     F::Output: Serialize + DeserializeOwned,
     C: InputCoder<F::Input>,
 {
-    fn operator(&self, phase: Phase, context: OpContext) -> Box<dyn Operator> {
+    fn operator(&self, phase: Phase, context: OpContext) -> Result<Box<dyn Operator>> {
         let step = SdfStep {
             dofn: Arc::clone(&self.dofn),
             input: self.input.clone(),
         };
-        Box::new(SdfOp {
+        Ok(Box::new(SdfOp {
             step,
             phase,
             context,
             buffer: Vec::new(),
-        })
+        }))
     }
 }
 
@@ -428,7 +429,10 @@ where
     }
 }
 
-fn rewrap<A, B>(e: &WindowedValue<GlobalWindow, A>, value: B) -> WindowedValue<GlobalWindow, B> {
+pub(crate) fn rewrap<A, B>(
+    e: &WindowedValue<GlobalWindow, A>,
+    value: B,
+) -> WindowedValue<GlobalWindow, B> {
     WindowedValue {
         value,
         timestamp: e.timestamp,

@@ -1,24 +1,28 @@
 //! `sdf read … --runner beam`: the same read on a Beam runner, through its job service.
 //!
 //! The files are matched here, as for the embedded run; on the runner they are a root
-//! `Create`, the read (counting or digesting inside each call, as the embedded run does) and
-//! a step that totals each call's partial result once the runner committed it
-//! (`sdf_beam::on_commit`), so the printed figures are the embedded run's.
+//! `Create` and the read. Counting or digesting is done inside each call, as the embedded run
+//! does, and each call's partial result is added to counters that the runner commits with the
+//! bundle (`sdf_beam::metrics`), so the printed figures are the embedded run's however the
+//! runner retries. `--out` writes through `sdf_beam::BundleSink`: files staged per bundle
+//! attempt, published only for the attempts the runner committed.
 
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use sdf_beam::harness::PoolListener;
-use sdf_beam::translate::{BeamPipeline, external_environment};
-use sdf_beam::{Create, JobService, on_commit};
-use sdf_connectors::FileMetadata;
+use sdf_beam::translate::{BeamPipeline, Collection, external_environment};
+use sdf_beam::{Create, JobService};
 use sdf_connectors::read::{LineDigest, ReadJsonValues, ReadLineDigests, TooLong};
-use sdf_connectors::{ReadAvro, ReadCsv};
-use sdf_core::{SplittableDoFn, precombine};
+use sdf_connectors::{
+    Csv, FileFormat, FileMetadata, Json, ReadAvro, ReadCsv, ReadText, Text, WriteFiles,
+};
+use sdf_core::{SplittableDoFn, map_output, precombine};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::Format;
 use crate::sinks::{CountRecords, Counted, DigestSum};
@@ -59,60 +63,168 @@ fn options(args: &BeamArgs) -> Result<BTreeMap<String, serde_json::Value>, Box<d
     Ok(options)
 }
 
-/// The read, counting: `Create(files)` → `read` (a partial result per call) → `total`.
-fn pipeline<R, A>(
+/// What the read ends in on the runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending<'a> {
+    /// The number of records, as the committed counter `records`.
+    Count,
+    /// The number of records and the sum of their XXH64s (as two counters of 32-bit halves,
+    /// so no counter can overflow an i64).
+    Checksum,
+    /// Files in this directory, published once per committed bundle.
+    Out(&'a Path),
+}
+
+/// `Create(files)` → `read`: the root of every read.
+fn files_then<R>(
     environment: sdf_beam::proto::pipeline::Environment,
     files: Vec<FileMetadata>,
     read: R,
-    total: impl Fn(A) + Send + Sync + 'static,
-) -> BeamPipeline
+) -> (BeamPipeline, Collection)
 where
-    R: SplittableDoFn<Input = FileMetadata, Output = A>,
-    A: Clone
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + 'static,
+    R: SplittableDoFn<Input = FileMetadata>,
+    R::Output: Serialize + DeserializeOwned,
 {
     let mut p = BeamPipeline::new(environment);
     let files = p.root("files", Create::new(files));
-    let partials = p.apply("read", &files, read);
-    p.apply("total", &partials, on_commit(total));
-    p
+    let records = p.apply("read", &files, read);
+    (p, records)
 }
 
-fn count<R>(
+fn as_counter(n: u64) -> i64 {
+    // A count per call of the read; no call reads 2^63 records.
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The read of `R`'s records, counted: each call's count is added to the counter `records`.
+fn count_records<R>(
     environment: sdf_beam::proto::pipeline::Environment,
     files: Vec<FileMetadata>,
     read: R,
-    counted: &Arc<AtomicU64>,
 ) -> BeamPipeline
 where
     R: SplittableDoFn<Input = FileMetadata>,
     R::Output: Counted + Send + 'static,
 {
-    let counted = Arc::clone(counted);
-    pipeline(
-        environment,
-        files,
-        precombine(read, CountRecords),
-        move |n: u64| {
-            counted.fetch_add(n, Ordering::Relaxed);
-        },
-    )
+    let (mut p, partials) = files_then(environment, files, precombine(read, CountRecords));
+    p.counters("total", &partials, |n: &u64| {
+        vec![("records", as_counter(*n))]
+    });
+    p
+}
+
+/// The read of `R`'s records into files in `dir`, encoded with `format()`, named with its
+/// suffix or `suffix`.
+fn write_records<R, F>(
+    environment: sdf_beam::proto::pipeline::Environment,
+    files: Vec<FileMetadata>,
+    read: R,
+    dir: &Path,
+    format: fn() -> F,
+    suffix: Option<&str>,
+) -> BeamPipeline
+where
+    R: SplittableDoFn<Input = FileMetadata>,
+    R::Output: Serialize + DeserializeOwned + Send + 'static,
+    F: FileFormat<R::Output> + 'static,
+{
+    let (mut p, records) = files_then(environment, files, read);
+    let dir = dir.to_path_buf();
+    let suffix = suffix.map_or_else(|| format().suffix().to_string(), str::to_string);
+    p.write("out", &records, move |key: &str| {
+        WriteFiles::builder(&dir, format())
+            .staging_dir(format!("{STAGING}{key}"))
+            .naming(format!("part-{key}-{{epoch:06}}-{{shard:03}}{suffix}"))
+            .build::<R::Output>()
+            .map_err(|e| sdf_core::Error::user("opening the output directory", e))
+    });
+    p
+}
+
+/// The read of `R`'s records, counted or written to `--out`.
+fn records<R, F>(
+    environment: sdf_beam::proto::pipeline::Environment,
+    files: Vec<FileMetadata>,
+    read: R,
+    ending: Ending<'_>,
+    format: fn() -> F,
+) -> BeamPipeline
+where
+    R: SplittableDoFn<Input = FileMetadata>,
+    R::Output: Counted + Serialize + DeserializeOwned + Send + 'static,
+    F: FileFormat<R::Output> + 'static,
+{
+    match ending {
+        Ending::Out(dir) => write_records(environment, files, read, dir, format, None),
+        Ending::Count | Ending::Checksum => count_records(environment, files, read),
+    }
+}
+
+/// A `sonic_rs::Value` as the line the embedded run's `--out` writes for it: serde_json's
+/// text of it (sonic's values do not come back through serde_json, so they cannot cross the
+/// runner as values).
+fn json_line(value: sdf_connectors::sonic_rs::Value) -> sdf_core::Result<String> {
+    serde_json::to_string(&value)
+        .map_err(|e| sdf_core::Error::message(format!("a JSON record does not serialize: {e}")))
+}
+
+/// Each attempt's staging directory in `--out` is this and the attempt's key.
+const STAGING: &str = ".sdf-staging-";
+
+/// What the staging directories of `--out` held when the job was done.
+#[derive(Debug, Default)]
+struct Leftover {
+    /// Staging directories removed.
+    dirs: usize,
+    /// Staged files among them: written by attempts the runner discarded, never published.
+    discarded_files: usize,
+}
+
+/// Removes the attempts' staging directories from `dir` once the job is done: those of
+/// committed attempts are empty (their files were published), the others hold what attempts
+/// the runner discarded wrote.
+fn remove_staging(dir: &Path) -> Result<Leftover, Box<dyn Error>> {
+    let listing = |d: &Path| {
+        std::fs::read_dir(d).map_err(|e| format!("--out: cannot list {}: {e}", d.display()))
+    };
+    let mut leftover = Leftover::default();
+    for entry in listing(dir)? {
+        let entry = entry.map_err(|e| format!("--out: cannot list {}: {e}", dir.display()))?;
+        let name = entry.file_name();
+        let is_staging = name.to_str().is_some_and(|n| {
+            n.strip_prefix(STAGING)
+                .is_some_and(|key| !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
+        if !is_staging || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = entry.path();
+        for staged in listing(&path)? {
+            let staged =
+                staged.map_err(|e| format!("--out: cannot list {}: {e}", path.display()))?;
+            // The sink's lock and its record of what it published are not staged records.
+            if !matches!(staged.file_name().to_str(), Some("LOCK" | "published")) {
+                leftover.discarded_files += 1;
+            }
+        }
+        std::fs::remove_dir_all(&path)
+            .map_err(|e| format!("--out: cannot remove {}: {e}", path.display()))?;
+        leftover.dirs += 1;
+    }
+    Ok(leftover)
 }
 
 /// Runs the read on the Beam runner at `--job-endpoint` and prints what the embedded run
-/// prints for `--count` or `--checksum`.
-#[allow(clippy::too_many_arguments)]
+/// prints for `--count` or `--checksum`, or writes `--out`.
+///
+/// Counts come back as counters the runner commits with each bundle it keeps (not through
+/// this process), so they are exact however the runner retries or repeats bundles, and in
+/// any environment.
 pub(crate) async fn read(
     args: &BeamArgs,
     format: Format,
     files: Vec<FileMetadata>,
-    count_only: bool,
-    checksum: bool,
+    ending: Ending<'_>,
     multiline: bool,
     limit: usize,
     quiet: bool,
@@ -129,56 +241,69 @@ pub(crate) async fn read(
         )
         .into());
     }
-    if !count_only && !checksum {
-        return Err(
-            "with --runner beam, sdf read takes --count or --checksum (records are not \
-                    yet written or printed from a Beam runner: docs/beam.md)"
-                .into(),
-        );
+    if let Ending::Out(dir) = ending {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("--out {}: cannot create it: {e}", dir.display()))?;
     }
     let options = options(args)?;
     let listener = PoolListener::bind(args.worker_address).await?;
     let environment = external_environment(&listener.address().to_string());
-    let counted = Arc::new(AtomicU64::new(0));
-    let sum = Arc::new(AtomicU64::new(0));
     let p = match format {
-        Format::Text => {
-            let digest = if checksum {
-                LineDigest::Xxh64 { seed: 42 }
-            } else {
-                LineDigest::Length
-            };
-            let read = ReadLineDigests::new(digest)
+        Format::Text if ending == Ending::Checksum => {
+            let read = ReadLineDigests::new(LineDigest::Xxh64 { seed: 42 })
                 .require_utf8(true)
                 .max_record_length(limit, TooLong::Fail);
-            let (c, s) = (Arc::clone(&counted), Arc::clone(&sum));
-            pipeline(
-                environment,
-                files,
-                precombine(read, DigestSum),
-                move |(n, digest): (u64, u64)| {
-                    c.fetch_add(n, Ordering::Relaxed);
-                    s.fetch_add(digest, Ordering::Relaxed);
-                },
-            )
+            let (mut p, partials) = files_then(environment, files, precombine(read, DigestSum));
+            p.counters("total", &partials, |&(n, digest): &(u64, u64)| {
+                vec![
+                    ("records", as_counter(n)),
+                    ("digest_lo", (digest & 0xffff_ffff) as i64),
+                    ("digest_hi", (digest >> 32) as i64),
+                ]
+            });
+            p
+        }
+        Format::Text if ending == Ending::Count => {
+            let read = ReadLineDigests::new(LineDigest::Length)
+                .require_utf8(true)
+                .max_record_length(limit, TooLong::Fail);
+            let (mut p, partials) = files_then(environment, files, precombine(read, DigestSum));
+            p.counters("total", &partials, |&(n, _): &(u64, u64)| {
+                vec![("records", as_counter(n))]
+            });
+            p
+        }
+        Format::Text => {
+            let read = ReadText::new().max_record_length(limit, TooLong::Fail);
+            records(environment, files, read, ending, Text::new)
         }
         Format::Csv => {
             let read = ReadCsv::<Vec<String>>::new()
                 .multiline(multiline)
                 .max_record_length(limit, TooLong::Fail);
-            count(environment, files, read, &counted)
+            records(environment, files, read, ending, Csv::new)
         }
-        Format::Jsonl => count(
-            environment,
-            files,
-            ReadJsonValues::new().max_record_length(limit, TooLong::Fail),
-            &counted,
-        ),
-        Format::Avro => count(environment, files, ReadAvro::json(), &counted),
+        Format::Jsonl => {
+            let read = ReadJsonValues::new().max_record_length(limit, TooLong::Fail);
+            match ending {
+                Ending::Out(dir) => write_records(
+                    environment,
+                    files,
+                    map_output(read, json_line),
+                    dir,
+                    Text::new,
+                    Some(".jsonl"),
+                ),
+                _ => count_records(environment, files, read),
+            }
+        }
+        Format::Avro => records(environment, files, ReadAvro::json(), ending, Json::lines),
         #[cfg(feature = "parquet")]
         Format::Parquet => {
             return Err(
-                "--format parquet with --runner beam is not built yet (docs/beam.md)".into(),
+                "--format parquet with --runner beam is not built yet: its record batches have \
+                 no Beam coder (docs/beam.md); use --runner embedded"
+                    .into(),
             );
         }
     };
@@ -189,7 +314,15 @@ pub(crate) async fn read(
     if !quiet {
         eprintln!("sdf: job {} on the Beam runner at {endpoint}", job.id());
     }
-    job.wait(JOB_WAIT).await?;
+    let outcome = job.wait(JOB_WAIT).await?;
+    let counters = outcome.counters.ok_or_else(|| {
+        format!(
+            "the job service at {endpoint} reports no metrics (GetJobMetrics is unimplemented), \
+             and sdf takes its counts from them: use a runner whose job service reports \
+             metrics (docs/beam.md)"
+        )
+    })?;
+    let total = |name: &str| sdf_beam::metrics::total(&counters, name);
     if !quiet {
         let stats = pool.stats();
         let get = sdf_beam::harness::HarnessStats::get;
@@ -200,14 +333,26 @@ pub(crate) async fn read(
             get(&stats.element_splits),
         );
     }
-    if checksum {
-        println!(
-            "{} {}",
-            counted.load(Ordering::Relaxed),
-            sum.load(Ordering::Relaxed)
-        );
-    } else {
-        println!("{}", counted.load(Ordering::Relaxed));
+    match ending {
+        Ending::Count => println!("{}", total("records")),
+        Ending::Checksum => {
+            // The halves' sums put together again, mod 2^64 as the embedded run sums.
+            let sum = (total("digest_hi") << 32).wrapping_add(total("digest_lo")) as u64;
+            println!("{} {sum}", total("records"));
+        }
+        Ending::Out(dir) => {
+            let leftover = remove_staging(dir)?;
+            if !quiet {
+                eprintln!(
+                    "sdf: wrote {} records into {}; removed {} staging directories, with {} \
+                     files of attempts the runner discarded",
+                    total("written"),
+                    dir.display(),
+                    leftover.dirs,
+                    leftover.discarded_files,
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -120,12 +120,24 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
         return Err("--checksum hashes lines: use it with --format text (the default)".into());
     }
     if args.runner == Runner::Beam {
+        let ending = match (&args.out, args.count, args.checksum) {
+            (Some(dir), _, _) => crate::beam::Ending::Out(dir),
+            (None, true, _) => crate::beam::Ending::Count,
+            (None, _, true) => crate::beam::Ending::Checksum,
+            (None, false, false) => {
+                return Err(
+                    "with --runner beam, sdf read takes --count, --checksum or --out \
+                            DIR (records are not printed from a Beam runner's workers: a \
+                            retried bundle would print them twice)"
+                        .into(),
+                );
+            }
+        };
         return crate::beam::read(
             &args.beam,
             args.format,
             files,
-            args.count,
-            args.checksum,
+            ending,
             args.multiline,
             limit,
             args.quiet,
