@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod model;
 mod on_commit;
 pub mod proto;
+mod runner;
 pub mod translate;
 mod write;
 
@@ -32,4 +33,5 @@ pub use error::{BeamError, Result};
 pub use job::{Job, JobOutcome, JobService};
 pub use metrics::{COUNTER_NAMESPACE, Counter};
 pub use on_commit::{OnCommit, on_commit};
+pub use runner::{BeamRun, BeamRunner, WorkerCounts};
 pub use write::BundleSink;

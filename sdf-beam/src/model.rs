@@ -176,6 +176,13 @@ impl ModelBuilder {
         id
     }
 
+    /// Replaces the environment `id` (added by [`environment`](Self::environment)).
+    pub fn replace_environment(&mut self, id: &str, environment: Environment) {
+        self.components
+            .environments
+            .insert(id.to_string(), environment);
+    }
+
     /// Declares a requirement (once).
     pub fn require(&mut self, requirement: &str) {
         if !self.requirements.iter().any(|r| r == requirement) {

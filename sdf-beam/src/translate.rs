@@ -75,11 +75,24 @@ pub fn external_environment(address: &str) -> Environment {
 }
 
 /// A pipeline of SDFs being built for a Beam runner.
+///
+/// `BeamPipeline::default()` is one for a [`BeamRunner`](crate::BeamRunner), which sets the
+/// environment when it runs it; [`new`](Self::new) names the environment now.
 #[derive(Debug)]
 pub struct BeamPipeline {
     model: ModelBuilder,
     registry: Registry,
     environment: String,
+}
+
+impl Default for BeamPipeline {
+    /// An empty pipeline whose environment is set later ([`set_environment`]); until then an
+    /// EXTERNAL environment with no address.
+    ///
+    /// [`set_environment`]: BeamPipeline::set_environment
+    fn default() -> BeamPipeline {
+        BeamPipeline::new(external_environment(""))
+    }
 }
 
 impl BeamPipeline {
@@ -242,6 +255,13 @@ impl BeamPipeline {
     {
         self.registry.register(name, dofn);
         self.pardo(name, &input.pcollection)
+    }
+
+    /// Replaces the environment the DoFns run in ([`BeamRunner`](crate::BeamRunner) sets
+    /// its own).
+    pub fn set_environment(&mut self, environment: Environment) {
+        self.model
+            .replace_environment(&self.environment, environment);
     }
 
     /// The pipeline proto, and the registry its workers run it with.
