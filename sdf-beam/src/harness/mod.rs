@@ -18,17 +18,22 @@
 //!
 //! Which Rust DoFn runs a transform is found by name in the [`Registry`].
 
+pub mod boot;
 mod bundle;
 mod data;
+mod logging;
 mod ops;
 mod pool;
+mod provision;
 mod registry;
 mod split;
 mod step;
 mod worker;
 
 pub use bundle::run_bundle_in_memory;
+pub use logging::{BeamLogLayer, with_worker_log};
 pub use pool::{PoolListener, WorkerPool};
+pub use provision::ProvisionInfo;
 pub use registry::{Registry, SDF_DOFN_URN};
 pub use step::{ImpulseBytes, InputCoder};
 pub use worker::{HarnessStats, WorkerEndpoints, run_worker, run_worker_with};
