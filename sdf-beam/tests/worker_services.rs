@@ -123,3 +123,33 @@ async fn a_pool_worker_builds_from_provisioned_options_and_logs_to_the_runner() 
         "an event of the test's own task reached the runner"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_cannot_be_built_fails_the_job_with_the_reason() {
+    let server = support::JobServer::start();
+    let listener = PoolListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let mut p = BeamPipeline::new(external_environment(&listener.address().to_string()));
+    p.root("Create", Create::new([1i64]));
+    let (pipeline, _) = p.build();
+    let _pool = listener.serve_with(|options| {
+        Err(sdf_beam::BeamError::Protocol(format!(
+            "sdf-test: no input option in {options}"
+        )))
+    });
+    let service = JobService::connect(&server.endpoint, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let job = service
+        .submit("unbuildable", pipeline, &BTreeMap::new())
+        .await
+        .unwrap();
+    let err = job.wait(Duration::from_secs(120)).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("building the worker's DoFns from the pipeline options failed")
+            && text.contains("sdf-test: no input option"),
+        "{text}"
+    );
+}

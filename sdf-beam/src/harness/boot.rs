@@ -460,6 +460,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_error_of_build_is_returned_before_the_worker_connects() {
+        // A control endpoint nobody serves: build fails first, and its error is the answer.
+        let args = parse(&["--id=w", "--control_endpoint=127.0.0.1:1"]).unwrap();
+        let err = run(args, |_| Err(BeamError::Protocol("no input option".into())))
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "protocol: no input option");
+    }
+
+    #[tokio::test]
     async fn an_unreachable_control_service_names_itself() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
