@@ -9,10 +9,7 @@ use crate::coder::CoderError;
 #[non_exhaustive]
 pub enum BeamError {
     /// The job endpoint (or another endpoint the runner gave) could not be reached.
-    #[error(
-        "cannot reach the Beam {service} at {endpoint}: {detail} (is the job service running? \
-         start one as docs/beam.md says, or pass its address with --job-endpoint)"
-    )]
+    #[error("cannot reach the Beam {service} at {endpoint}: {detail} ({})", unreachable_hint(.service))]
     Unreachable {
         /// Which service.
         service: &'static str,
@@ -57,12 +54,31 @@ pub enum BeamError {
         /// What failed, with the step's own error.
         detail: String,
     },
+    /// The boot entry point's command line is not the one Beam's runners pass.
+    #[error(transparent)]
+    BootArgs(#[from] crate::harness::boot::BootArgsError),
     /// Bytes from the runner that no coder of the pipeline decodes.
     #[error(transparent)]
     Coder(#[from] CoderError),
     /// The runner broke the protocol (a message the Fn API does not allow here).
     #[error("protocol: {0}")]
     Protocol(String),
+}
+
+/// What to do when `service` cannot be reached: the job service's address is the user's, the
+/// others are the runner's (flags of the boot command, `StartWorker`, provision info).
+fn unreachable_hint(service: &str) -> &'static str {
+    match service {
+        "job service" => {
+            "is the job service running? start one as docs/beam.md says, or pass its address \
+             with --job-endpoint"
+        }
+        "worker pool" => "is the address free, and one this machine has?",
+        _ => {
+            "the runner gave this address to the worker: is the runner still running, and can \
+             this machine reach it (firewall, container network)?"
+        }
+    }
 }
 
 fn errors_text(errors: &[String]) -> String {

@@ -4,7 +4,9 @@
 //! - [`translate::BeamPipeline`] builds a Beam pipeline of SDFs (a root after an impulse,
 //!   then DoFns applied), with the [`harness::Registry`] its workers run it with.
 //! - [`harness`] is the worker: the EXTERNAL [`harness::WorkerPool`], the control and data
-//!   streams, the expanded SDF transforms, runner splits, residuals, finalizers.
+//!   streams, the expanded SDF transforms, runner splits, residuals, finalizers; the
+//!   provision and logging services; [`harness::boot`], the entry point of a worker process a
+//!   runner starts with Beam's container flags.
 //! - [`JobService`] submits through the Job API and follows the job to its end.
 //! - [`coder`] holds Beam's standard coders, exact to the byte against the release's
 //!   `standard_coders.yaml`; [`proto`] Beam 2.77.0's model, generated without `protoc`.

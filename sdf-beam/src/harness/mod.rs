@@ -2,8 +2,12 @@
 //! runner.
 //!
 //! A runner with an EXTERNAL environment calls the [`WorkerPool`] to start a worker; a PROCESS
-//! or DOCKER environment starts the `sdf beam-worker` boot command, which calls
-//! [`run_worker`]. A worker opens the runner's control stream and answers its instructions:
+//! or DOCKER environment (or a worker pool such as Beam's `worker_pool_main
+//! --container_executable`) starts a program with the container contract's flags, which calls
+//! [`boot::run`]: it fetches the job's [`ProvisionInfo`] (the pipeline options), builds the
+//! [`Registry`] from them and runs the worker. A worker's `tracing` events go to the runner's
+//! logging service through [`BeamLogLayer`] (only those of the worker's own tasks). A worker
+//! opens the runner's control stream and answers its instructions:
 //!
 //! - `Register`: keeps the bundle descriptors.
 //! - `ProcessBundle`: builds the descriptor's transforms as operators (`bundle.rs`), feeds
@@ -18,18 +22,23 @@
 //!
 //! Which Rust DoFn runs a transform is found by name in the [`Registry`].
 
+pub mod boot;
 mod bundle;
 mod data;
+mod logging;
 mod ops;
 mod plain;
 mod pool;
+mod provision;
 mod registry;
 mod split;
 mod step;
 mod worker;
 
 pub use bundle::run_bundle_in_memory;
+pub use logging::{BeamLogLayer, with_worker_log};
 pub use pool::{PoolListener, WorkerPool};
+pub use provision::ProvisionInfo;
 pub use registry::{Registry, SDF_DOFN_URN};
 pub use step::{ImpulseBytes, InputCoder};
 pub use worker::{HarnessStats, WorkerEndpoints, run_worker, run_worker_with};

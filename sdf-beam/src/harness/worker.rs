@@ -30,12 +30,52 @@ const SPLIT_WAIT: Duration = Duration::from_millis(200);
 const CONNECT: Duration = Duration::from_secs(30);
 
 /// Where a worker connects, as the runner said (`StartWorkerRequest`, or the boot flags).
-#[derive(Debug, Clone)]
+///
+/// ```
+/// # use sdf_beam::harness::WorkerEndpoints;
+/// let endpoints = WorkerEndpoints::new("worker-1", "localhost:4000").logging("localhost:4001");
+/// assert_eq!(endpoints.provision, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WorkerEndpoints {
     /// The worker's id, sent with every stream as the `worker_id` header.
     pub worker_id: String,
     /// The control service.
     pub control: String,
+    /// The logging service: the worker's `tracing` events go there (see [`BeamLogLayer`]).
+    ///
+    /// [`BeamLogLayer`]: super::BeamLogLayer
+    pub logging: Option<String>,
+    /// The provision service: the job's pipeline options (see [`ProvisionInfo`]).
+    ///
+    /// [`ProvisionInfo`]: super::ProvisionInfo
+    pub provision: Option<String>,
+}
+
+impl WorkerEndpoints {
+    /// A worker `worker_id` of the control service at `control`, without logging or
+    /// provision service.
+    pub fn new(worker_id: impl Into<String>, control: impl Into<String>) -> WorkerEndpoints {
+        WorkerEndpoints {
+            worker_id: worker_id.into(),
+            control: control.into(),
+            logging: None,
+            provision: None,
+        }
+    }
+
+    /// With the logging service at `url`.
+    pub fn logging(mut self, url: impl Into<String>) -> WorkerEndpoints {
+        self.logging = Some(url.into());
+        self
+    }
+
+    /// With the provision service at `url`.
+    pub fn provision(mut self, url: impl Into<String>) -> WorkerEndpoints {
+        self.provision = Some(url.into());
+        self
+    }
 }
 
 /// What a worker pool's workers did, for tests and metrics.
@@ -97,7 +137,19 @@ pub(crate) async fn channel(url: &str, service: &'static str) -> Result<Channel>
     tokio::time::timeout(CONNECT, endpoint.connect())
         .await
         .map_err(|_| unreachable(format!("no connection within {CONNECT:?}")))?
-        .map_err(|e| unreachable(e.to_string()))
+        .map_err(|e| unreachable(source_chain(&e)))
+}
+
+/// An error with its sources (tonic's own text is only "transport error").
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Runs a worker until the runner closes its control stream.
@@ -106,7 +158,36 @@ pub async fn run_worker(endpoints: WorkerEndpoints, registry: Registry) -> Resul
 }
 
 /// [`run_worker`], counting what it does in `stats`.
+///
+/// With a logging endpoint, the events of the worker's tasks go to it at `INFO` and above
+/// (see [`BeamLogLayer`](super::BeamLogLayer) for the rule and what the process must install).
 pub async fn run_worker_with(
+    endpoints: WorkerEndpoints,
+    registry: Registry,
+    stats: Arc<HarnessStats>,
+) -> Result<()> {
+    run_worker_logged(endpoints, registry, stats, tracing::Level::INFO).await
+}
+
+/// [`run_worker_with`], sending events up to `level` to the logging service.
+pub(crate) async fn run_worker_logged(
+    endpoints: WorkerEndpoints,
+    registry: Registry,
+    stats: Arc<HarnessStats>,
+    level: tracing::Level,
+) -> Result<()> {
+    match endpoints.logging.clone() {
+        Some(url) => {
+            super::logging::LogStream::start(&url, &endpoints.worker_id, level)
+                .run(serve(endpoints, registry, stats))
+                .await
+        }
+        None => serve(endpoints, registry, stats).await,
+    }
+}
+
+/// Answers the control stream's instructions until it ends.
+pub(crate) async fn serve(
     endpoints: WorkerEndpoints,
     registry: Registry,
     stats: Arc<HarnessStats>,
@@ -157,7 +238,9 @@ pub async fn run_worker_with(
             }
         };
         let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
+        // The instruction's events go to this worker's runner, with its id.
+        let scope = instruction.instruction_id.clone();
+        tokio::spawn(super::logging::in_instruction(&scope, async move {
             let id = instruction.instruction_id.clone();
             let response = match handle(&shared, instruction).await {
                 Ok(response) => InstructionResponse {
@@ -172,7 +255,7 @@ pub async fn run_worker_with(
                 },
             };
             let _ = shared.responses.send(response).await;
-        });
+        }));
     }
     Ok(())
 }
