@@ -219,3 +219,72 @@ fn out_on_beam_writes_the_records_the_embedded_out_writes() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_read_runs_on_workers_that_beams_own_pool_starts_from_this_program() {
+    let _serial = serial();
+    // Beam's worker pool starts `sdf --id=… --control_endpoint=… --provision_endpoint=…` for
+    // each worker, as a PROCESS or DOCKER environment does: the workers are other processes,
+    // which build the read from the pipeline options, and the figures come back through the
+    // runner's committed counters.
+    let service = PythonJobService::start().unwrap_or_else(|e| panic!("{e}"));
+    let pool =
+        sdf_beam::local::PythonWorkerPool::start(std::path::Path::new(env!("CARGO_BIN_EXE_sdf")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let beam = [
+        "--runner",
+        "beam",
+        "--job-endpoint",
+        service.endpoint(),
+        "--worker-pool",
+        pool.address(),
+    ];
+    for case in [
+        &["read", "samples/logs/*.log", "--checksum"][..],
+        &[
+            "read",
+            "samples/tables/events.jsonl",
+            "--format",
+            "jsonl",
+            "--count",
+        ],
+    ] {
+        let embedded = stdout(&sdf(case));
+        let output = sdf_with(&[case, &beam[..]].concat(), false);
+        let on_beam = stdout(&output);
+        assert_eq!(
+            on_beam,
+            embedded,
+            "{case:?}\n{}\n{}",
+            service.log(),
+            pool.log()
+        );
+        // No bundle ran in the submitting process.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(": 0 bundles in this process"), "{stderr}");
+    }
+    let out = std::env::temp_dir().join(format!("sdf-cli-beam-pool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let read = ["read", "samples/logs/*.log", "--out", out.to_str().unwrap()];
+    stdout(&sdf(&[&read[..], &beam[..]].concat()));
+    assert_eq!(lines_in(&out).len(), 2150, "{}", pool.log());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_worker_started_without_a_read_says_what_it_runs() {
+    let output = Command::new(env!("CARGO_BIN_EXE_sdf"))
+        .args(["beam-worker", "--id=1"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("--control_endpoint"), "{err}");
+    let output = Command::new(env!("CARGO_BIN_EXE_sdf"))
+        .args(["--id=1", "--bogus=2"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("--bogus"), "{err}");
+}

@@ -187,3 +187,86 @@ impl Drop for PythonJobService {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Beam's own Python worker pool (`worker_pool_main --container_executable=EXE`) on a loopback
+/// port, stopped when dropped: for each `StartWorker` it starts `EXE` with the flags of Beam's
+/// container contract (`--id=… --control_endpoint=… --provision_endpoint=…`), as a runner
+/// starts a PROCESS or DOCKER environment's boot command. Point an EXTERNAL environment at
+/// [`address`](Self::address).
+#[derive(Debug)]
+pub struct PythonWorkerPool {
+    child: Child,
+    address: String,
+    dir: PathBuf,
+}
+
+impl PythonWorkerPool {
+    /// Starts one running `executable` for its workers, and waits (at most 60 s) until it
+    /// listens.
+    pub fn start(executable: &Path) -> Result<PythonWorkerPool> {
+        let venv = venv()?;
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sdf-beam-pool-{}-{n}", std::process::id()));
+        let io = |e: std::io::Error| failed("its directory", format!("{}: {e}", dir.display()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        // The pool listens on the port it is given; with port 0 it would say which only in
+        // its log, so a free one is chosen here.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| failed("a free port", e.to_string()))?
+            .port();
+        let log = File::create(dir.join("worker_pool.log")).map_err(io)?;
+        let child = Command::new(venv.join("bin/python"))
+            .args(["-m", "apache_beam.runners.worker.worker_pool_main"])
+            .arg(format!("--service_port={port}"))
+            .arg(format!("--container_executable={}", executable.display()))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().map_err(io)?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| failed("starting Beam's worker pool", e.to_string()))?;
+        let mut pool = PythonWorkerPool {
+            child,
+            address: format!("localhost:{port}"),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = pool.child.try_wait() {
+                return Err(failed(
+                    "Beam's worker pool",
+                    format!("it exited ({status}): {}", pool.log()),
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(BeamError::Timeout {
+                    what: "starting Beam's Python worker pool".to_string(),
+                    after: Duration::from_secs(60),
+                    hint: "see its log; is the venv complete?",
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(pool)
+    }
+
+    /// Where it listens: `localhost:PORT`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// What it (and the workers it started) printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("worker_pool.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PythonWorkerPool {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -44,6 +44,9 @@ pub struct BeamRunner {
     options: BTreeMap<String, serde_json::Value>,
     job_name: String,
     timeout: Duration,
+    /// Workers started elsewhere (a PROCESS environment, a worker pool of the runner's),
+    /// instead of this process's pool.
+    environment: Option<crate::proto::pipeline::Environment>,
 }
 
 /// What a job did, once it is DONE.
@@ -58,7 +61,7 @@ pub struct BeamRun {
     pub counters: Vec<Counter>,
     /// Whether the job service reports metrics at all.
     pub counters_reported: bool,
-    /// What this process's workers did.
+    /// What this process's workers did (nothing, with [`BeamRunner::environment`]).
     pub workers: WorkerCounts,
 }
 
@@ -102,7 +105,18 @@ impl BeamRunner {
             options: BTreeMap::new(),
             job_name: "sdf".to_string(),
             timeout: Duration::from_secs(24 * 3600),
+            environment: None,
         }
+    }
+
+    /// Runs the DoFns in `environment` instead of in this process: a PROCESS environment whose
+    /// command is a program's boot entry point ([`harness::boot`](crate::harness::boot)), or
+    /// an EXTERNAL one at a worker pool the runner's side runs. Those workers build the
+    /// pipeline's DoFns themselves, from the pipeline options; counters still come back
+    /// through the runner.
+    pub fn environment(mut self, environment: crate::proto::pipeline::Environment) -> Self {
+        self.environment = Some(environment);
+        self
     }
 
     /// The address this process's worker pool listens on (default `127.0.0.1:0`, a free
@@ -135,10 +149,18 @@ impl BeamRunner {
     /// returns what it did if it ended DONE, or the runner's errors
     /// ([`BeamError::JobFailed`]) if not.
     pub async fn run(&self, mut pipeline: BeamPipeline) -> Result<BeamRun> {
-        let listener = PoolListener::bind(self.worker_address).await?;
-        pipeline.set_environment(external_environment(&listener.address().to_string()));
+        let pool = match &self.environment {
+            Some(environment) => {
+                pipeline.set_environment(environment.clone());
+                None
+            }
+            None => Some(PoolListener::bind(self.worker_address).await?),
+        };
+        if let Some(listener) = &pool {
+            pipeline.set_environment(external_environment(&listener.address().to_string()));
+        }
         let (proto, registry) = pipeline.build();
-        let pool = listener.serve(registry);
+        let pool = pool.map(|listener| listener.serve(registry));
         let service = JobService::connect(&self.job_endpoint, CONNECT).await?;
         let job = service.submit(&self.job_name, proto, &self.options).await?;
         tracing::info!(job = job.id(), endpoint = %self.job_endpoint, "submitted");
@@ -148,7 +170,10 @@ impl BeamRunner {
             messages: outcome.messages,
             counters_reported: outcome.counters.is_some(),
             counters: outcome.counters.unwrap_or_default(),
-            workers: WorkerCounts::of(pool.stats()),
+            workers: pool
+                .as_ref()
+                .map(|p| WorkerCounts::of(p.stats()))
+                .unwrap_or_default(),
         })
     }
 

@@ -74,6 +74,26 @@ pub fn external_environment(address: &str) -> Environment {
     }
 }
 
+/// A PROCESS environment: the runner starts `command` on its workers' machines with the
+/// boot flags (`--id=… --control_endpoint=… --provision_endpoint=…`, see
+/// [`harness::boot`](crate::harness::boot)).
+pub fn process_environment(command: &str) -> Environment {
+    Environment {
+        urn: crate::model::PROCESS_ENV.to_string(),
+        payload: crate::proto::pipeline::ProcessPayload {
+            os: String::new(),
+            arch: String::new(),
+            command: command.to_string(),
+            env: HashMap::new(),
+        }
+        .encode_to_vec(),
+        display_data: Vec::new(),
+        capabilities: CAPABILITIES.iter().map(|c| c.to_string()).collect(),
+        dependencies: Vec::new(),
+        resource_hints: HashMap::new(),
+    }
+}
+
 /// A pipeline of SDFs being built for a Beam runner.
 ///
 /// `BeamPipeline::default()` is one for a [`BeamRunner`](crate::BeamRunner), which sets the

@@ -13,7 +13,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use sdf_beam::harness::Registry;
@@ -122,65 +122,6 @@ fn worker(args: Vec<String>) -> ExitCode {
     }
 }
 
-/// Beam's Python worker pool, killed when dropped.
-struct BeamPool {
-    child: Child,
-    log: PathBuf,
-    address: String,
-}
-
-impl BeamPool {
-    fn start(executable: &Path, dir: &Path) -> BeamPool {
-        let venv = sdf_beam::local::venv().unwrap_or_else(|e| panic!("{e}"));
-        // The pool listens on the port it is given (port 0 would work, but the pool prints
-        // the chosen one only in an INFO line of its log): a free one is chosen here.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let log = dir.join("worker_pool.log");
-        let file = std::fs::File::create(&log).expect("the pool's log");
-        let child = Command::new(venv.join("bin/python"))
-            .args([
-                "-m",
-                "apache_beam.runners.worker.worker_pool_main",
-                &format!("--service_port={port}"),
-            ])
-            .arg(format!("--container_executable={}", executable.display()))
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("the pool's log"))
-            .stderr(file)
-            .spawn()
-            .expect("starting Beam's worker pool");
-        let pool = BeamPool {
-            child,
-            log,
-            address: format!("localhost:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "Beam's worker pool did not listen on {port} within 60 s:\n{}",
-                pool.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        pool
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for BeamPool {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Waits up to 20 s for `read` to hold.
 fn eventually(what: &str, mut read: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -202,8 +143,8 @@ async fn beams_worker_pool_runs_this_binary_through_boot() {
     let marker = format!("sdf-boot-marker-{}", std::process::id());
     let exe = std::env::current_exe().expect("this test's binary");
     let server = support::JobServer::start();
-    let pool = BeamPool::start(&exe, &dir);
-    let (pipeline, _) = pipeline(&pool.address, None);
+    let pool = sdf_beam::local::PythonWorkerPool::start(&exe).unwrap_or_else(|e| panic!("{e}"));
+    let (pipeline, _) = pipeline(pool.address(), None);
     let service = JobService::connect(&server.endpoint, Duration::from_secs(30))
         .await
         .unwrap();

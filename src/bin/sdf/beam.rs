@@ -1,4 +1,5 @@
-//! `sdf read … --runner beam`: the same read on a Beam runner, through its job service.
+//! `sdf read … --runner beam`: the same read on a Beam runner, through its job service; and
+//! `sdf beam-worker`, the boot entry point a runner starts workers with.
 //!
 //! The files are matched here, as for the embedded run; on the runner they are a root
 //! `Create` and the read. Counting or digesting is done inside each call, as the embedded run
@@ -10,19 +11,19 @@
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sdf_beam::harness::PoolListener;
-use sdf_beam::translate::{BeamPipeline, Collection, external_environment};
-use sdf_beam::{Create, JobService};
+use sdf_beam::harness::boot;
+use sdf_beam::translate::{BeamPipeline, Collection, external_environment, process_environment};
+use sdf_beam::{BeamError, BeamRunner, Create};
 use sdf_connectors::read::{LineDigest, ReadJsonValues, ReadLineDigests, TooLong};
 use sdf_connectors::{
     Csv, FileFormat, FileMetadata, Json, ReadAvro, ReadCsv, ReadText, Text, WriteFiles,
 };
 use sdf_core::{SplittableDoFn, map_output, precombine};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::Format;
 use crate::sinks::{CountRecords, Counted, DigestSum};
@@ -34,9 +35,15 @@ pub(crate) struct BeamArgs {
     #[arg(long, value_name = "HOST:PORT")]
     job_endpoint: Option<String>,
     /// How the runner starts our workers: `external` (a worker pool in this process, reached
-    /// at `--worker-address`).
-    #[arg(long, value_name = "KIND", default_value = "external")]
-    environment: String,
+    /// at --worker-address, or the one at --worker-pool) or `process` (the runner runs this
+    /// program's boot entry point, `sdf beam-worker`, on its workers' machines).
+    #[arg(long, value_name = "KIND", value_enum, default_value_t = EnvironmentKind::External)]
+    environment: EnvironmentKind,
+    /// With `--environment external`: a worker pool that is already running (Beam's
+    /// `worker_pool_main` starting `sdf beam-worker`, a Flink task manager's sidecar), instead
+    /// of one in this process.
+    #[arg(long, value_name = "HOST:PORT")]
+    worker_pool: Option<String>,
     /// The address this process's worker pool listens on, which the runner must reach.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     worker_address: SocketAddr,
@@ -44,6 +51,19 @@ pub(crate) struct BeamArgs {
     #[arg(long = "beam-option", value_name = "KEY=VALUE")]
     beam_options: Vec<String>,
 }
+
+/// How the runner starts the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EnvironmentKind {
+    /// Through a worker pool (`BeamFnExternalWorkerPool`).
+    External,
+    /// By running `sdf beam-worker` itself.
+    Process,
+}
+
+/// The pipeline option that carries the read to the workers: all `sdf beam-worker` needs to
+/// build the same DoFns as the command that submitted it.
+const PLAN_OPTION: &str = "sdf_read_plan";
 
 /// How long a job may take before the command gives up waiting (the job keeps running).
 const JOB_WAIT: Duration = Duration::from_secs(24 * 3600);
@@ -64,28 +84,35 @@ fn options(args: &BeamArgs) -> Result<BTreeMap<String, serde_json::Value>, Box<d
 }
 
 /// What the read ends in on the runner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ending<'a> {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Ending {
     /// The number of records, as the committed counter `records`.
     Count,
     /// The number of records and the sum of their XXH64s (as two counters of 32-bit halves,
     /// so no counter can overflow an i64).
     Checksum,
     /// Files in this directory, published once per committed bundle.
-    Out(&'a Path),
+    Out(PathBuf),
+}
+
+/// A read as the runner's workers build it: the same files, format and ending as the
+/// command that submitted it (which sends it as the pipeline option [`PLAN_OPTION`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReadPlan {
+    pub format: Format,
+    pub ending: Ending,
+    pub multiline: bool,
+    pub limit: usize,
+    pub files: Vec<FileMetadata>,
 }
 
 /// `Create(files)` → `read`: the root of every read.
-fn files_then<R>(
-    environment: sdf_beam::proto::pipeline::Environment,
-    files: Vec<FileMetadata>,
-    read: R,
-) -> (BeamPipeline, Collection)
+fn files_then<R>(files: Vec<FileMetadata>, read: R) -> (BeamPipeline, Collection)
 where
     R: SplittableDoFn<Input = FileMetadata>,
     R::Output: Serialize + DeserializeOwned,
 {
-    let mut p = BeamPipeline::new(environment);
+    let mut p = BeamPipeline::default();
     let files = p.root("files", Create::new(files));
     let records = p.apply("read", &files, read);
     (p, records)
@@ -97,16 +124,12 @@ fn as_counter(n: u64) -> i64 {
 }
 
 /// The read of `R`'s records, counted: each call's count is added to the counter `records`.
-fn count_records<R>(
-    environment: sdf_beam::proto::pipeline::Environment,
-    files: Vec<FileMetadata>,
-    read: R,
-) -> BeamPipeline
+fn count_records<R>(files: Vec<FileMetadata>, read: R) -> BeamPipeline
 where
     R: SplittableDoFn<Input = FileMetadata>,
     R::Output: Counted + Send + 'static,
 {
-    let (mut p, partials) = files_then(environment, files, precombine(read, CountRecords));
+    let (mut p, partials) = files_then(files, precombine(read, CountRecords));
     p.counters("total", &partials, |n: &u64| {
         vec![("records", as_counter(*n))]
     });
@@ -116,7 +139,6 @@ where
 /// The read of `R`'s records into files in `dir`, encoded with `format()`, named with its
 /// suffix or `suffix`.
 fn write_records<R, F>(
-    environment: sdf_beam::proto::pipeline::Environment,
     files: Vec<FileMetadata>,
     read: R,
     dir: &Path,
@@ -128,7 +150,7 @@ where
     R::Output: Serialize + DeserializeOwned + Send + 'static,
     F: FileFormat<R::Output> + 'static,
 {
-    let (mut p, records) = files_then(environment, files, read);
+    let (mut p, records) = files_then(files, read);
     let dir = dir.to_path_buf();
     let suffix = suffix.map_or_else(|| format().suffix().to_string(), str::to_string);
     p.write("out", &records, move |key: &str| {
@@ -143,10 +165,9 @@ where
 
 /// The read of `R`'s records, counted or written to `--out`.
 fn records<R, F>(
-    environment: sdf_beam::proto::pipeline::Environment,
     files: Vec<FileMetadata>,
     read: R,
-    ending: Ending<'_>,
+    ending: &Ending,
     format: fn() -> F,
 ) -> BeamPipeline
 where
@@ -155,8 +176,8 @@ where
     F: FileFormat<R::Output> + 'static,
 {
     match ending {
-        Ending::Out(dir) => write_records(environment, files, read, dir, format, None),
-        Ending::Count | Ending::Checksum => count_records(environment, files, read),
+        Ending::Out(dir) => write_records(files, read, dir, format, None),
+        Ending::Count | Ending::Checksum => count_records(files, read),
     }
 }
 
@@ -214,6 +235,71 @@ fn remove_staging(dir: &Path) -> Result<Leftover, Box<dyn Error>> {
     Ok(leftover)
 }
 
+impl ReadPlan {
+    /// The read as a Beam pipeline, with the DoFns its workers run.
+    pub fn pipeline(&self) -> Result<BeamPipeline, String> {
+        let (files, limit, ending) = (self.files.clone(), self.limit, &self.ending);
+        Ok(match self.format {
+            Format::Text if *ending == Ending::Checksum => {
+                let read = ReadLineDigests::new(LineDigest::Xxh64 { seed: 42 })
+                    .require_utf8(true)
+                    .max_record_length(limit, TooLong::Fail);
+                let (mut p, partials) = files_then(files, precombine(read, DigestSum));
+                p.counters("total", &partials, |&(n, digest): &(u64, u64)| {
+                    vec![
+                        ("records", as_counter(n)),
+                        ("digest_lo", (digest & 0xffff_ffff) as i64),
+                        ("digest_hi", (digest >> 32) as i64),
+                    ]
+                });
+                p
+            }
+            Format::Text if *ending == Ending::Count => {
+                let read = ReadLineDigests::new(LineDigest::Length)
+                    .require_utf8(true)
+                    .max_record_length(limit, TooLong::Fail);
+                let (mut p, partials) = files_then(files, precombine(read, DigestSum));
+                p.counters("total", &partials, |&(n, _): &(u64, u64)| {
+                    vec![("records", as_counter(n))]
+                });
+                p
+            }
+            Format::Text => {
+                let read = ReadText::new().max_record_length(limit, TooLong::Fail);
+                records(files, read, ending, Text::new)
+            }
+            Format::Csv => {
+                let read = ReadCsv::<Vec<String>>::new()
+                    .multiline(self.multiline)
+                    .max_record_length(limit, TooLong::Fail);
+                records(files, read, ending, Csv::new)
+            }
+            Format::Jsonl => {
+                let read = ReadJsonValues::new().max_record_length(limit, TooLong::Fail);
+                match ending {
+                    Ending::Out(dir) => write_records(
+                        files,
+                        map_output(read, json_line),
+                        dir,
+                        Text::new,
+                        Some(".jsonl"),
+                    ),
+                    _ => count_records(files, read),
+                }
+            }
+            Format::Avro => records(files, ReadAvro::json(), ending, Json::lines),
+            #[cfg(feature = "parquet")]
+            Format::Parquet => {
+                return Err(
+                    "--format parquet with --runner beam is not built yet: its record batches \
+                     have no Beam coder (docs/beam.md); use --runner embedded"
+                        .into(),
+                );
+            }
+        })
+    }
+}
+
 /// Runs the read on the Beam runner at `--job-endpoint` and prints what the embedded run
 /// prints for `--count` or `--checksum`, or writes `--out`.
 ///
@@ -222,123 +308,76 @@ fn remove_staging(dir: &Path) -> Result<Leftover, Box<dyn Error>> {
 /// any environment.
 pub(crate) async fn read(
     args: &BeamArgs,
-    format: Format,
-    files: Vec<FileMetadata>,
-    ending: Ending<'_>,
-    multiline: bool,
-    limit: usize,
+    plan: ReadPlan,
     quiet: bool,
 ) -> Result<(), Box<dyn Error>> {
     let endpoint = args.job_endpoint.as_deref().ok_or(
         "--runner beam needs --job-endpoint HOST:PORT, the address of a Beam job service \
          (docs/beam.md says how to start one)",
     )?;
-    if args.environment != "external" {
-        return Err(format!(
-            "--environment {}: only `external` works yet (a worker pool in this process); the \
-             PROCESS and DOCKER boot entry point is not built (docs/beam.md)",
-            args.environment
-        )
-        .into());
-    }
-    if let Ending::Out(dir) = ending {
+    if let Ending::Out(dir) = &plan.ending {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("--out {}: cannot create it: {e}", dir.display()))?;
     }
-    let options = options(args)?;
-    let listener = PoolListener::bind(args.worker_address).await?;
-    let environment = external_environment(&listener.address().to_string());
-    let p = match format {
-        Format::Text if ending == Ending::Checksum => {
-            let read = ReadLineDigests::new(LineDigest::Xxh64 { seed: 42 })
-                .require_utf8(true)
-                .max_record_length(limit, TooLong::Fail);
-            let (mut p, partials) = files_then(environment, files, precombine(read, DigestSum));
-            p.counters("total", &partials, |&(n, digest): &(u64, u64)| {
-                vec![
-                    ("records", as_counter(n)),
-                    ("digest_lo", (digest & 0xffff_ffff) as i64),
-                    ("digest_hi", (digest >> 32) as i64),
-                ]
-            });
-            p
+    let pipeline = plan.pipeline()?;
+    let mut runner = BeamRunner::new(endpoint)
+        .job_name("sdf-read")
+        .timeout(JOB_WAIT)
+        .worker_address(args.worker_address);
+    for (key, value) in options(args)? {
+        runner = runner.option(key, value);
+    }
+    match (args.environment, &args.worker_pool) {
+        (EnvironmentKind::External, None) => {}
+        (EnvironmentKind::External, Some(pool)) => {
+            runner = runner.environment(external_environment(pool));
         }
-        Format::Text if ending == Ending::Count => {
-            let read = ReadLineDigests::new(LineDigest::Length)
-                .require_utf8(true)
-                .max_record_length(limit, TooLong::Fail);
-            let (mut p, partials) = files_then(environment, files, precombine(read, DigestSum));
-            p.counters("total", &partials, |&(n, _): &(u64, u64)| {
-                vec![("records", as_counter(n))]
-            });
-            p
+        (EnvironmentKind::Process, None) => {
+            let exe = std::env::current_exe()
+                .map_err(|e| format!("--environment process: cannot find this program: {e}"))?;
+            runner = runner.environment(process_environment(&exe.display().to_string()));
         }
-        Format::Text => {
-            let read = ReadText::new().max_record_length(limit, TooLong::Fail);
-            records(environment, files, read, ending, Text::new)
-        }
-        Format::Csv => {
-            let read = ReadCsv::<Vec<String>>::new()
-                .multiline(multiline)
-                .max_record_length(limit, TooLong::Fail);
-            records(environment, files, read, ending, Csv::new)
-        }
-        Format::Jsonl => {
-            let read = ReadJsonValues::new().max_record_length(limit, TooLong::Fail);
-            match ending {
-                Ending::Out(dir) => write_records(
-                    environment,
-                    files,
-                    map_output(read, json_line),
-                    dir,
-                    Text::new,
-                    Some(".jsonl"),
-                ),
-                _ => count_records(environment, files, read),
-            }
-        }
-        Format::Avro => records(environment, files, ReadAvro::json(), ending, Json::lines),
-        #[cfg(feature = "parquet")]
-        Format::Parquet => {
+        (EnvironmentKind::Process, Some(_)) => {
             return Err(
-                "--format parquet with --runner beam is not built yet: its record batches have \
-                 no Beam coder (docs/beam.md); use --runner embedded"
+                "--worker-pool is for --environment external; with --environment \
+                        process the runner starts the workers itself"
                     .into(),
             );
         }
-    };
-    let (pipeline, registry) = p.build();
-    let pool = listener.serve(registry);
-    let service = JobService::connect(endpoint, Duration::from_secs(30)).await?;
-    let job = service.submit("sdf-read", pipeline, &options).await?;
-    if !quiet {
-        eprintln!("sdf: job {} on the Beam runner at {endpoint}", job.id());
     }
-    let outcome = job.wait(JOB_WAIT).await?;
-    let counters = outcome.counters.ok_or_else(|| {
-        format!(
-            "the job service at {endpoint} reports no metrics (GetJobMetrics is unimplemented), \
-             and sdf takes its counts from them: use a runner whose job service reports \
-             metrics (docs/beam.md)"
-        )
-    })?;
-    let total = |name: &str| sdf_beam::metrics::total(&counters, name);
+    if args.environment == EnvironmentKind::Process || args.worker_pool.is_some() {
+        // Workers in other processes build the read from this option.
+        runner = runner.option(PLAN_OPTION, serde_json::to_value(&plan)?);
+    }
     if !quiet {
-        let stats = pool.stats();
-        let get = sdf_beam::harness::HarnessStats::get;
+        eprintln!("sdf: submitting to the Beam job service at {endpoint}");
+    }
+    let run = runner.run(pipeline).await?;
+    if !run.counters_reported {
+        return Err(format!(
+            "the job service at {endpoint} reports no metrics (GetJobMetrics is \
+             unimplemented), and sdf takes its counts from them: use a runner whose job \
+             service reports metrics (docs/beam.md)"
+        )
+        .into());
+    }
+    if !quiet {
+        let w = run.workers;
         eprintln!(
-            "sdf: done on Beam: {} bundles; the runner split the work {} times ({} inside a running element)",
-            get(&stats.bundles),
-            get(&stats.element_splits) + get(&stats.channel_splits),
-            get(&stats.element_splits),
+            "sdf: job {} done on Beam: {} bundles in this process; the runner split the work \
+             {} times ({} inside a running element)",
+            run.job_id,
+            w.bundles,
+            w.element_splits + w.channel_splits,
+            w.element_splits,
         );
     }
-    match ending {
-        Ending::Count => println!("{}", total("records")),
+    match &plan.ending {
+        Ending::Count => println!("{}", run.counter("records")),
         Ending::Checksum => {
             // The halves' sums put together again, mod 2^64 as the embedded run sums.
-            let sum = (total("digest_hi") << 32).wrapping_add(total("digest_lo")) as u64;
-            println!("{} {sum}", total("records"));
+            let sum = (run.counter("digest_hi") << 32).wrapping_add(run.counter("digest_lo"));
+            println!("{} {}", run.counter("records"), sum as u64);
         }
         Ending::Out(dir) => {
             let leftover = remove_staging(dir)?;
@@ -346,7 +385,7 @@ pub(crate) async fn read(
                 eprintln!(
                     "sdf: wrote {} records into {}; removed {} staging directories, with {} \
                      files of attempts the runner discarded",
-                    total("written"),
+                    run.counter("written"),
                     dir.display(),
                     leftover.dirs,
                     leftover.discarded_files,
@@ -354,5 +393,29 @@ pub(crate) async fn read(
             }
         }
     }
+    Ok(())
+}
+
+/// `sdf beam-worker FLAGS…` (or `sdf FLAGS…` as a runner starts it): the worker a Beam runner
+/// started with the boot flags; it builds the read from the pipeline option [`PLAN_OPTION`]
+/// and runs until the runner closes its control stream.
+pub(crate) async fn worker(flags: Vec<String>) -> Result<(), Box<dyn Error>> {
+    let args = boot::BootArgs::parse(flags)?;
+    boot::run(args, |options| {
+        let plan = options.get(PLAN_OPTION).ok_or_else(|| {
+            BeamError::Protocol(format!(
+                "the pipeline options have no {PLAN_OPTION}: this worker runs the reads that \
+                 `sdf read --runner beam` submits with --environment process or --worker-pool"
+            ))
+        })?;
+        let plan: ReadPlan = serde_json::from_value(plan.clone()).map_err(|e| {
+            BeamError::Protocol(format!(
+                "the pipeline option {PLAN_OPTION} is not a read of this version of sdf: {e}"
+            ))
+        })?;
+        let pipeline = plan.pipeline().map_err(BeamError::Protocol)?;
+        Ok(pipeline.build().1)
+    })
+    .await?;
     Ok(())
 }

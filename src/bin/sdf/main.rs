@@ -60,10 +60,32 @@ enum Command {
     /// Follow growing files (and new ones) and print their new lines, like `tail -F`.
     #[command(after_help = exit::EXIT_CODES)]
     Tail(tail::TailArgs),
+    /// The worker a Beam runner starts for `sdf read --runner beam` (a PROCESS or DOCKER
+    /// environment, or Beam's worker pool): Beam's boot flags, `--id=… --control_endpoint=…
+    /// --provision_endpoint=… --logging_endpoint=… --artifact_endpoint=…`. Run with these
+    /// flags and no command (`sdf --id=…`), as runners start a boot program, it is this too.
+    #[command(name = "beam-worker")]
+    BeamWorker {
+        /// The boot flags, as the runner passes them.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "FLAGS"
+        )]
+        flags: Vec<String>,
+    },
+}
+
+/// Whether the command line is the boot flags alone, as a Beam runner starts a worker.
+fn is_boot_command_line(args: &[String]) -> bool {
+    args.get(1).is_some_and(|first| {
+        let flag = first.trim_start_matches('-');
+        first.starts_with('-') && (flag == "id" || flag.starts_with("id="))
+    })
 }
 
 /// Record formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Format {
     /// Lines ending in `\n` or `\r\n`.
     Text,
@@ -99,7 +121,25 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = if is_boot_command_line(&args) {
+        Cli {
+            command: Command::BeamWorker {
+                flags: args[1..].to_vec(),
+            },
+        }
+    } else {
+        Cli::parse()
+    };
+    // The worker sends its events to the runner's logging service, with a subscriber of its
+    // own (`sdf_beam::harness::boot`).
+    if !matches!(cli.command, Command::BeamWorker { .. }) {
+        init_tracing();
+    }
+    run(cli)
+}
+
+fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -107,6 +147,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+}
+
+fn run(cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -123,6 +166,7 @@ fn main() -> ExitCode {
             Command::Read(args) => read::run(args).await,
             Command::Watch(args) => watch::run(args).await,
             Command::Tail(args) => tail::run(args).await,
+            Command::BeamWorker { flags } => beam::worker(flags).await,
         }
     });
     // Every worker has stopped when a command returns (the executor waits for them), so the

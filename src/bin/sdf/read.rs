@@ -121,7 +121,7 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
     }
     if args.runner == Runner::Beam {
         let ending = match (&args.out, args.count, args.checksum) {
-            (Some(dir), _, _) => crate::beam::Ending::Out(dir),
+            (Some(dir), _, _) => crate::beam::Ending::Out(dir.clone()),
             (None, true, _) => crate::beam::Ending::Count,
             (None, _, true) => crate::beam::Ending::Checksum,
             (None, false, false) => {
@@ -133,16 +133,14 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
                 );
             }
         };
-        return crate::beam::read(
-            &args.beam,
-            args.format,
-            files,
+        let plan = crate::beam::ReadPlan {
+            format: args.format,
             ending,
-            args.multiline,
+            multiline: args.multiline,
             limit,
-            args.quiet,
-        )
-        .await;
+            files,
+        };
+        return crate::beam::read(&args.beam, plan, args.quiet).await;
     }
     let total: u64 = files.iter().map(|f| f.size).sum();
     let mut p = Pipeline::new();
