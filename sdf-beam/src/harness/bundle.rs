@@ -11,7 +11,7 @@ use super::ops::{Consumer, Consumers, DataSink, Leftovers, Operator, SharedLefto
 use super::registry::{Registry, SDF_DOFN_URN};
 use super::split::SourceSplit;
 use super::step::{OpContext, Phase};
-use crate::coder::{AnyCoder, Coder, Context};
+use crate::coder::{AnyCoder, Coder, CoderError, Context};
 use crate::error::{BeamError, Result};
 use crate::proto::fn_execution::{Elements, ProcessBundleDescriptor, RemoteGrpcPort, elements};
 use crate::proto::pipeline::{MonitoringInfo, PTransform, ParDoPayload};
@@ -40,6 +40,9 @@ struct Source {
     /// The next element's index.
     index: i64,
     done: bool,
+    /// The start of an element whose bytes continue in the next chunk (the Fn API's data is
+    /// a byte stream cut into chunks anywhere).
+    pending: Vec<u8>,
 }
 
 enum Target {
@@ -59,25 +62,62 @@ impl Source {
         }
     }
 
-    async fn chunk(&mut self, mut data: &[u8]) -> Result<()> {
+    /// Processes the elements of one chunk of the data stream. An element cut by the end of
+    /// the chunk is kept, unprocessed (decoding comes before any effect), and completed by the
+    /// next; one cut by the end of the stream (`is_last`) is an error.
+    async fn chunk(&mut self, chunk: &[u8], is_last: bool) -> Result<()> {
         self.check()?;
+        let joined;
+        let mut data = if self.pending.is_empty() {
+            chunk
+        } else {
+            let mut bytes = std::mem::take(&mut self.pending);
+            bytes.extend_from_slice(chunk);
+            joined = bytes;
+            &joined[..]
+        };
         while !data.is_empty() {
             if !self.split.begin(self.index) {
                 // Split off: this element and every later one are the runner's residual.
                 return Ok(());
             }
+            let before = data;
             let result = match &mut self.target {
                 Target::Op(op) => op.element(&mut data).await,
                 Target::Delimited(coder, consumers) => {
-                    let before = data;
-                    coder.decode(&mut data, Context::Nested)?;
-                    let element = &before[..before.len() - data.len()];
-                    consumers.emit(element).await
+                    match coder.decode(&mut data, Context::Nested) {
+                        Ok(_) => {
+                            let element = &before[..before.len() - data.len()];
+                            consumers.emit(element).await
+                        }
+                        Err(e) => Err(e.into()),
+                    }
                 }
             };
+            if let Err(BeamError::Coder(CoderError::Truncated { .. })) = &result
+                && !is_last
+            {
+                self.split.not_begun(self.index);
+                self.pending = before.to_vec();
+                return Ok(());
+            }
             self.split.end(self.index);
             self.index += 1;
+            if let Err(BeamError::Coder(e @ CoderError::Truncated { .. })) = &result {
+                return Err(BeamError::Protocol(format!(
+                    "the data stream ended inside element {} ({} bytes of it): {e}",
+                    self.index - 1,
+                    before.len()
+                )));
+            }
             result?;
+        }
+        if is_last && !self.pending.is_empty() {
+            return Err(BeamError::Protocol(format!(
+                "the data stream ended inside element {} ({} bytes of it)",
+                self.index,
+                self.pending.len()
+            )));
         }
         Ok(())
     }
@@ -297,6 +337,7 @@ impl Bundle {
                     target,
                     index: 0,
                     done: false,
+                    pending: Vec::new(),
                 },
             );
         }
@@ -371,7 +412,7 @@ impl Bundle {
             ))
         })?;
         tracing::trace!(transform = %data.transform_id, bytes = data.data.len(), is_last = data.is_last, "input");
-        source.chunk(&data.data).await?;
+        source.chunk(&data.data, data.is_last).await?;
         if data.is_last {
             source.done = true;
         }

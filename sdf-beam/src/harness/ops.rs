@@ -131,7 +131,19 @@ impl Consumers {
             match consumer {
                 Consumer::Op(op) => {
                     let mut input = element;
-                    op.element(&mut input).await?;
+                    op.element(&mut input).await.map_err(|e| match e {
+                        // A whole element, cut short by its consumer's coder: the coders
+                        // disagree. (A source takes a truncation for the end of a data chunk,
+                        // so one must never come from here.)
+                        BeamError::Coder(e @ crate::coder::CoderError::Truncated { .. }) => {
+                            BeamError::Protocol(format!(
+                                "a consumer's coder wanted more than the {} bytes of an \
+                                 element: the coders of a PCollection disagree ({e})",
+                                element.len()
+                            ))
+                        }
+                        e => e,
+                    })?;
                     if !input.is_empty() {
                         return Err(BeamError::Protocol(format!(
                             "a consumer decoded {} of {} bytes of an element: the coders of \

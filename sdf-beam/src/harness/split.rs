@@ -74,6 +74,16 @@ impl SourceSplit {
         true
     }
 
+    /// Undoes [`begin`](Self::begin) for an element that has not started after all (its
+    /// bytes continue in the next data chunk): it is again the next element, not a running
+    /// one, so a split may give it to the residual.
+    pub fn not_begun(&self, index: i64) {
+        let mut s = self.lock();
+        s.in_element = false;
+        s.current = None;
+        s.index = index;
+    }
+
     /// Sets the current element's splitter (once it is decoded).
     pub fn set_splitter(&self, splitter: Arc<dyn ElementSplitter>) {
         self.lock().current = Some(splitter);
