@@ -433,6 +433,28 @@ pub(crate) fn read_index(transform_id: &str, index: i64) -> MonitoringInfo {
     }
 }
 
+/// `beam:metric:ptransform_progress:{completed,remaining}:v1` of the running element: each an
+/// iterable of one double (`beam:metrics:progress:v1`), labelled with the process transform.
+pub(crate) fn element_progress(p: &super::split::ElementProgress) -> [MonitoringInfo; 2] {
+    let info = |urn: &str, value: f64| {
+        let mut payload = Vec::new();
+        crate::coder::IterableCoder(crate::coder::Double)
+            .encode(&vec![value], Context::Outer, &mut payload)
+            .expect("an iterable of one double always encodes");
+        MonitoringInfo {
+            urn: urn.to_string(),
+            r#type: "beam:metrics:progress:v1".to_string(),
+            payload,
+            labels: [("PTRANSFORM".to_string(), p.transform_id.clone())].into(),
+            start_time: None,
+        }
+    };
+    [
+        info("beam:metric:ptransform_progress:completed:v1", p.completed),
+        info("beam:metric:ptransform_progress:remaining:v1", p.remaining),
+    ]
+}
+
 /// A user counter of the bundle (`beam:metric:user:sum_int64:v1`, namespace
 /// [`COUNTER_NAMESPACE`](crate::COUNTER_NAMESPACE)): the runner sums these over the bundles it
 /// commits, and reports them as the job's committed metrics.
@@ -485,4 +507,181 @@ pub async fn run_bundle_in_memory(
         .await
         .map_err(|e| BeamError::Protocol(format!("the output collector failed: {e}")))?;
     Ok((output, finished.leftovers.residuals))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use sdf_core::{
+        MonotonicWatermarkEstimator, OffsetRange, OffsetRangeTracker, Output, ProcessContinuation,
+        SharedTracker, SplittableDoFn, Timestamp,
+    };
+
+    use super::*;
+    use crate::coder::{
+        Double, GlobalWindow, GlobalWindowCoder, Instant, Kv, LengthPrefix, PaneInfo, SerdeJson,
+        WindowedValue, WindowedValueCoder,
+    };
+    use crate::proto::pipeline::FunctionSpec;
+
+    /// Emits `0..n`, a millisecond per claim.
+    struct Slow;
+
+    #[async_trait]
+    impl SplittableDoFn for Slow {
+        type Input = i64;
+        type Output = i64;
+        type Restriction = OffsetRange;
+        type Tracker = OffsetRangeTracker;
+        type WatermarkEstimator = MonotonicWatermarkEstimator;
+
+        fn initial_restriction(&self, n: &i64) -> sdf_core::Result<OffsetRange> {
+            Ok(OffsetRange::new(0, *n))
+        }
+
+        fn new_tracker(&self, _: &i64, r: OffsetRange) -> OffsetRangeTracker {
+            OffsetRangeTracker::new(r)
+        }
+
+        async fn process(
+            &self,
+            _: &i64,
+            tracker: &mut SharedTracker<OffsetRangeTracker>,
+            output: &mut Output<'_, i64>,
+            _: &mut MonotonicWatermarkEstimator,
+        ) -> sdf_core::Result<ProcessContinuation> {
+            let mut i = tracker.current_restriction().start();
+            while tracker.try_claim(i)? {
+                output.emit(i).await?;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                i += 1;
+            }
+            Ok(ProcessContinuation::Stop)
+        }
+    }
+
+    fn transform(
+        urn: &str,
+        payload: Vec<u8>,
+        input: Option<&str>,
+        output: Option<&str>,
+    ) -> PTransform {
+        PTransform {
+            unique_name: urn.to_string(),
+            spec: Some(FunctionSpec {
+                urn: urn.to_string(),
+                payload,
+            }),
+            inputs: input
+                .map(|i| ("in".to_string(), i.to_string()))
+                .into_iter()
+                .collect(),
+            outputs: output
+                .map(|o| ("out".to_string(), o.to_string()))
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_running_element_reports_its_trackers_progress() {
+        let port = RemoteGrpcPort::default().encode_to_vec();
+        let pardo = ParDoPayload {
+            do_fn: Some(FunctionSpec {
+                urn: SDF_DOFN_URN.to_string(),
+                payload: b"slow".to_vec(),
+            }),
+            restriction_coder_id: "r".to_string(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let descriptor = ProcessBundleDescriptor {
+            id: "slow".to_string(),
+            transforms: [
+                (
+                    "read".to_string(),
+                    transform(DATA_SOURCE, port.clone(), None, Some("in")),
+                ),
+                (
+                    "process".to_string(),
+                    transform(PROCESS, pardo, Some("in"), Some("out")),
+                ),
+                (
+                    "write".to_string(),
+                    transform(DATA_SINK, port, Some("out"), None),
+                ),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let mut registry = Registry::new();
+        registry.register("slow", Slow);
+        let n = 400i64;
+        let coder = WindowedValueCoder {
+            window: GlobalWindowCoder,
+            value: Kv(
+                Kv(
+                    LengthPrefix(SerdeJson::<i64>::new()),
+                    Kv(
+                        LengthPrefix(SerdeJson::<OffsetRange>::new()),
+                        LengthPrefix(SerdeJson::<Timestamp>::new()),
+                    ),
+                ),
+                Double,
+            ),
+        };
+        let mut data = Vec::new();
+        let value = WindowedValue {
+            value: ((n, (OffsetRange::new(0, n), Timestamp::MIN)), n as f64),
+            timestamp: Instant(0),
+            windows: vec![GlobalWindow],
+            pane: PaneInfo::NO_FIRING,
+        };
+        coder.encode(&value, Context::Nested, &mut data).unwrap();
+        let (tx, mut rx) = mpsc::channel::<Elements>(1024);
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let bundle = Bundle::build(&descriptor, &registry, "b", &tx).unwrap();
+        drop(tx);
+        let split = Arc::clone(&bundle.splits()["read"]);
+        let input = vec![elements::Data {
+            instruction_id: "b".to_string(),
+            transform_id: "read".to_string(),
+            data,
+            is_last: true,
+        }];
+        let running = tokio::spawn(async move {
+            let (_tx, mut inbound) = mpsc::unbounded_channel();
+            bundle.run(input, &mut inbound).await.map(|_| ())
+        });
+        let mut seen = Vec::new();
+        while !running.is_finished() && seen.len() < 3 {
+            if let Some(p) = split.element_progress(Duration::from_secs(1)).await {
+                assert_eq!(p.transform_id, "process");
+                assert_eq!(p.completed + p.remaining, n as f64, "{p:?}");
+                seen.push(p.completed);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        running.await.unwrap().unwrap();
+        drain.await.unwrap();
+        assert!(seen.len() >= 2, "progress while running: {seen:?}");
+        assert!(
+            seen.windows(2).all(|w| w[0] <= w[1]) && seen[0] > 0.0,
+            "{seen:?}"
+        );
+        let [done, left] = element_progress(&super::super::split::ElementProgress {
+            transform_id: "process".to_string(),
+            completed: 1.5,
+            remaining: 2.0,
+        });
+        // An iterable of one double: a count of 1, then the big-endian double.
+        assert_eq!(
+            done.payload,
+            [&1i32.to_be_bytes()[..], &1.5f64.to_be_bytes()].concat()
+        );
+        assert_eq!(left.urn, "beam:metric:ptransform_progress:remaining:v1");
+    }
 }

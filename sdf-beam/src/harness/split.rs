@@ -26,11 +26,26 @@ pub(crate) struct ElementSplit {
     pub residual: DelayedBundleApplication,
 }
 
+/// The progress of the element being processed, in its DoFn's size unit.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ElementProgress {
+    /// The transform processing it.
+    pub transform_id: String,
+    /// Work done (including the position being processed).
+    pub completed: f64,
+    /// Work left.
+    pub remaining: f64,
+}
+
 /// Splits the element being processed; set by the process operator for each element.
 pub(crate) trait ElementSplitter: Send + Sync {
     /// Splits keeping `fraction` of the element's remaining work; `None` if it cannot, or did
     /// not answer within `wait`.
     fn split(&self, fraction: f64, wait: Duration) -> BoxFuture<'_, Result<Option<ElementSplit>>>;
+
+    /// The element's progress, as its tracker says at its next claim; `None` if the call did
+    /// not reach one within `wait` (or ended).
+    fn progress(&self, wait: Duration) -> BoxFuture<'_, Option<ElementProgress>>;
 }
 
 #[derive(Default)]
@@ -125,14 +140,39 @@ impl SourceSplit {
                 return Ok(None);
             }
             let keep = fraction * remaining;
-            let inside = s.in_element && keep < 1.0 && s.current.is_some();
+            // The runner may allow only some first residual elements (an empty list allows
+            // all); a split inside the current element makes the next one the first.
+            let allowed = |first: i64| {
+                desired.allowed_split_points.is_empty()
+                    || desired.allowed_split_points.contains(&first)
+            };
+            let inside = s.in_element
+                && keep < 1.0
+                && s.current.is_some()
+                && allowed(s.index)
+                && allowed(s.index + 1);
             if !inside {
                 // A cut at an element boundary: the current element stays whole in the
                 // primary. The estimate only decides where; a cut is never made past the
-                // elements the runner said it sent.
+                // elements the runner said it sent, and never before the point asked for
+                // (the first allowed one at or after it).
                 let start = if s.in_element { s.index + 1 } else { s.index };
                 let first = (s.index as f64 + keep).ceil() as i64;
                 let first = first.max(start);
+                let first = if desired.allowed_split_points.is_empty() {
+                    first
+                } else {
+                    match desired
+                        .allowed_split_points
+                        .iter()
+                        .copied()
+                        .filter(|&p| p >= first)
+                        .min()
+                    {
+                        Some(point) => point,
+                        None => return Ok(None),
+                    }
+                };
                 if first >= limit {
                     return Ok(None);
                 }
@@ -175,6 +215,19 @@ impl SourceSplit {
         self.lock().failed.clone()
     }
 
+    /// The progress of the element being processed, if one is and its call answers within
+    /// `wait`.
+    pub async fn element_progress(&self, wait: Duration) -> Option<ElementProgress> {
+        let current = {
+            let s = self.lock();
+            if !s.in_element {
+                return None;
+            }
+            s.current.clone()?
+        };
+        current.progress(wait).await
+    }
+
     /// The current read index, for progress reports.
     pub fn index(&self) -> i64 {
         self.lock().index
@@ -199,6 +252,10 @@ mod tests {
     impl ElementSplitter for Silent {
         fn split(&self, _: f64, _: Duration) -> BoxFuture<'_, Result<Option<ElementSplit>>> {
             Box::pin(async { Ok(None) })
+        }
+
+        fn progress(&self, _: Duration) -> BoxFuture<'_, Option<ElementProgress>> {
+            Box::pin(async { None })
         }
     }
 
@@ -248,5 +305,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A running element that must not be split (the runner did not allow it).
+    struct Forbidden;
+
+    impl ElementSplitter for Forbidden {
+        fn split(&self, _: f64, _: Duration) -> BoxFuture<'_, Result<Option<ElementSplit>>> {
+            panic!("split inside an element whose split points the runner did not allow")
+        }
+
+        fn progress(&self, _: Duration) -> BoxFuture<'_, Option<ElementProgress>> {
+            Box::pin(async { None })
+        }
+    }
+
+    #[test]
+    fn a_split_lands_only_where_the_runner_allows() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ask = |allowed: Vec<i64>, fraction: f64| {
+            let split = SourceSplit::default();
+            for i in 0..3 {
+                assert!(split.begin(i));
+                split.end(i);
+            }
+            assert!(split.begin(3));
+            split.set_splitter(Arc::new(Forbidden));
+            let desired = DesiredSplit {
+                fraction_of_remainder: fraction,
+                allowed_split_points: allowed,
+                estimated_input_elements: 10,
+            };
+            let answer = rt
+                .block_on(split.split("read", &desired, Duration::ZERO))
+                .unwrap();
+            let first = answer.map(|a| {
+                assert!(a.element.is_none());
+                a.channel.first_residual_element
+            });
+            // What the source then skips agrees with the answer.
+            for i in 4..12 {
+                assert_eq!(
+                    !split.begin(i),
+                    first.is_some_and(|f| i >= f),
+                    "element {i}"
+                );
+            }
+            first
+        };
+        // 0.0 would split inside element 3 (its split points 3 and 4 are not both allowed),
+        // then at 4: the first allowed point at or after it is 6.
+        assert_eq!(ask(vec![6, 8], 0.0), Some(6));
+        // Half of the 7 elements left cuts at 7: the next allowed point is 8.
+        assert_eq!(ask(vec![2, 8], 0.5), Some(8));
+        // No allowed point after the split point, or none before the end: no split.
+        assert_eq!(ask(vec![1, 2], 0.5), None);
+        assert_eq!(ask(vec![10, 11], 0.5), None);
     }
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::ops::{Consumers, Operator, SharedLeftovers};
-use super::split::{ElementSplit, ElementSplitter, SourceSplit};
+use super::split::{ElementProgress, ElementSplit, ElementSplitter, SourceSplit};
 use crate::coder::{
     Coder, CoderError, Context, Double, GlobalWindow, GlobalWindowCoder, Instant, Kv, LengthPrefix,
     PaneInfo, SerdeJson, WindowedValue, WindowedValueCoder,
@@ -567,6 +567,19 @@ where
                     Duration::ZERO,
                 )?,
             }))
+        })
+    }
+
+    fn progress(&self, wait: Duration) -> BoxFuture<'_, Option<ElementProgress>> {
+        Box::pin(async move {
+            let snapshot = tokio::time::timeout(wait, self.handle.snapshot())
+                .await
+                .ok()??;
+            Some(ElementProgress {
+                transform_id: self.roots.transform_id.clone(),
+                completed: snapshot.progress.completed,
+                remaining: snapshot.progress.remaining,
+            })
         })
     }
 }

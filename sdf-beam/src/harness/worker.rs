@@ -26,6 +26,9 @@ use crate::proto::pipeline::ApiServiceDescriptor;
 /// How long a split waits for the running call to reach its next claim.
 const SPLIT_WAIT: Duration = Duration::from_millis(200);
 
+/// How long a progress report waits for the running call to reach its next claim.
+const PROGRESS_WAIT: Duration = Duration::from_millis(50);
+
 /// How long connecting to an endpoint the runner gave may take.
 const CONNECT: Duration = Duration::from_secs(30);
 
@@ -308,11 +311,17 @@ async fn handle(shared: &Arc<Shared>, instruction: InstructionRequest) -> Result
         }
         Some(Request::ProcessBundleProgress(request)) => {
             let splits = lock(&shared.running).get(&request.instruction_id).cloned();
-            let monitoring_infos = splits
-                .into_iter()
-                .flatten()
-                .map(|(id, split)| super::bundle::read_index(&id, split.index()))
-                .collect();
+            let mut monitoring_infos = Vec::new();
+            let mut ids: Vec<_> = splits.into_iter().flatten().collect();
+            ids.sort_by(|a, b| a.0.cmp(&b.0));
+            for (id, split) in ids {
+                monitoring_infos.push(super::bundle::read_index(&id, split.index()));
+                // The running element's completed and remaining work, which runners that
+                // split on progress (Prism, Dataflow) read.
+                if let Some(p) = split.element_progress(PROGRESS_WAIT).await {
+                    monitoring_infos.extend(super::bundle::element_progress(&p));
+                }
+            }
             Ok(Response::ProcessBundleProgress(
                 ProcessBundleProgressResponse {
                     monitoring_infos,
