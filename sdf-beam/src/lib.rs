@@ -2,7 +2,9 @@
 //! and schedules restrictions, and its split requests are answered by our own trackers.
 //!
 //! - [`translate::BeamPipeline`] builds a Beam pipeline of SDFs (a root after an impulse,
-//!   then DoFns applied), with the [`harness::Registry`] its workers run it with.
+//!   then DoFns applied, [`BundleSink`] writes and counters), with the [`harness::Registry`]
+//!   its workers run it with; [`BeamRunner`] runs it through a job service and returns what
+//!   the job did.
 //! - [`harness`] is the worker: the EXTERNAL [`harness::WorkerPool`], the control and data
 //!   streams, the expanded SDF transforms, runner splits, residuals, finalizers; the
 //!   provision and logging services; [`harness::boot`], the entry point of a worker process a
@@ -10,9 +12,12 @@
 //! - [`JobService`] submits through the Job API and follows the job to its end.
 //! - [`coder`] holds Beam's standard coders, exact to the byte against the release's
 //!   `standard_coders.yaml`; [`proto`] Beam 2.77.0's model, generated without `protoc`.
-//! - [`on_commit`] applies a side effect per element once the runner committed it (a count
-//!   totalled in the submitting process, exactly once however bundles are retried).
-//! - [`local`] starts Beam's Python job service on this machine.
+//! - [`metrics`]: counters the runner sums over the bundles it commits, exact however
+//!   bundles are retried; [`BundleSink`]: sinks written per bundle attempt and published only
+//!   for committed attempts.
+//! - [`on_commit`] applies a side effect per element once the runner committed it (an
+//!   acknowledgement; finalization is best effort, so not for totals).
+//! - [`local`] starts Beam's Python job service and Beam's worker pool on this machine.
 //!
 //! What works and what is missing: `docs/beam.md`.
 

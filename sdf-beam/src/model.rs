@@ -23,6 +23,8 @@ pub const REQUIRES_BUNDLE_FINALIZATION: &str = "beam:requirement:pardo:finalizat
 pub const EXTERNAL_ENV: &str = "beam:env:external:v1";
 /// The PROCESS environment: the runner starts a boot command.
 pub const PROCESS_ENV: &str = "beam:env:process:v1";
+/// The DOCKER environment.
+pub const DOCKER_ENV: &str = "beam:env:docker:v1";
 
 /// A pipeline under construction.
 #[derive(Debug, Default)]

@@ -25,9 +25,13 @@ impl<T, F> fmt::Debug for OnCommit<T, F> {
 
 /// A DoFn that calls `f` with each element after the runner committed the work that produced
 /// it (a finalizer, `Output::after_commit`): on Beam when the runner sends `FinalizeBundle`,
-/// on the embedded runtime after the next checkpoint. A bundle that fails or is retried never
-/// finalizes, so `f` sees each element once however the runner retries: the way to total a
-/// count in the submitting process. It emits nothing.
+/// on the embedded runtime after the next checkpoint. It emits nothing.
+///
+/// For side effects that acknowledge what was committed (an ack to a queue, a delete), not for
+/// totals: finalization is best effort on Beam (a runner may never finalize a committed bundle
+/// whose worker died), and Beam's FnApiRunner also finalizes the runs of a bundle it discards
+/// under `bundle_repeat`. To count exactly, use
+/// [`BeamPipeline::counters`](crate::translate::BeamPipeline::counters).
 pub fn on_commit<T, F>(f: F) -> OnCommit<T, F>
 where
     F: Fn(T) + Send + Sync + 'static,

@@ -94,6 +94,23 @@ pub fn process_environment(command: &str) -> Environment {
     }
 }
 
+/// A DOCKER environment: the runner starts a container of `image` on its workers' machines,
+/// whose entry point is the boot program (`sdf beam-worker`, see
+/// [`harness::boot`](crate::harness::boot)).
+pub fn docker_environment(image: &str) -> Environment {
+    Environment {
+        urn: crate::model::DOCKER_ENV.to_string(),
+        payload: crate::proto::pipeline::DockerPayload {
+            container_image: image.to_string(),
+        }
+        .encode_to_vec(),
+        display_data: Vec::new(),
+        capabilities: CAPABILITIES.iter().map(|c| c.to_string()).collect(),
+        dependencies: Vec::new(),
+        resource_hints: HashMap::new(),
+    }
+}
+
 /// A pipeline of SDFs being built for a Beam runner.
 ///
 /// `BeamPipeline::default()` is one for a [`BeamRunner`](crate::BeamRunner), which sets the

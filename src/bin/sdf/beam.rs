@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sdf_beam::harness::boot;
-use sdf_beam::translate::{BeamPipeline, Collection, external_environment, process_environment};
+use sdf_beam::translate::{
+    BeamPipeline, Collection, docker_environment, external_environment, process_environment,
+};
 use sdf_beam::{BeamError, BeamRunner, Create};
 use sdf_connectors::read::{LineDigest, ReadJsonValues, ReadLineDigests, TooLong};
 use sdf_connectors::{
@@ -35,8 +37,9 @@ pub(crate) struct BeamArgs {
     #[arg(long, value_name = "HOST:PORT")]
     job_endpoint: Option<String>,
     /// How the runner starts our workers: `external` (a worker pool in this process, reached
-    /// at --worker-address, or the one at --worker-pool) or `process` (the runner runs this
-    /// program's boot entry point, `sdf beam-worker`, on its workers' machines).
+    /// at --worker-address, or the one at --worker-pool), `process` (the runner runs this
+    /// program's boot entry point, `sdf beam-worker`, on its workers' machines) or `docker`
+    /// (a container of --container-image whose entry point is `sdf beam-worker`).
     #[arg(long, value_name = "KIND", value_enum, default_value_t = EnvironmentKind::External)]
     environment: EnvironmentKind,
     /// With `--environment external`: a worker pool that is already running (Beam's
@@ -44,6 +47,9 @@ pub(crate) struct BeamArgs {
     /// of one in this process.
     #[arg(long, value_name = "HOST:PORT")]
     worker_pool: Option<String>,
+    /// With `--environment docker`: the image the runner starts workers from.
+    #[arg(long, value_name = "IMAGE")]
+    container_image: Option<String>,
     /// The address this process's worker pool listens on, which the runner must reach.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     worker_address: SocketAddr,
@@ -59,6 +65,8 @@ pub(crate) enum EnvironmentKind {
     External,
     /// By running `sdf beam-worker` itself.
     Process,
+    /// By starting a container whose entry point is `sdf beam-worker`.
+    Docker,
 }
 
 /// The pipeline option that carries the read to the workers: all `sdf beam-worker` needs to
@@ -327,25 +335,37 @@ pub(crate) async fn read(
     for (key, value) in options(args)? {
         runner = runner.option(key, value);
     }
-    match (args.environment, &args.worker_pool) {
-        (EnvironmentKind::External, None) => {}
-        (EnvironmentKind::External, Some(pool)) => {
+    if args.worker_pool.is_some() && args.environment != EnvironmentKind::External {
+        return Err(
+            "--worker-pool is for --environment external; with --environment process \
+                    or docker the runner starts the workers itself"
+                .into(),
+        );
+    }
+    if args.container_image.is_some() != (args.environment == EnvironmentKind::Docker) {
+        return Err("--environment docker needs --container-image IMAGE, and \
+                    --container-image goes with --environment docker"
+            .into());
+    }
+    let elsewhere = match (args.environment, &args.worker_pool, &args.container_image) {
+        (EnvironmentKind::External, None, _) => false,
+        (EnvironmentKind::External, Some(pool), _) => {
             runner = runner.environment(external_environment(pool));
+            true
         }
-        (EnvironmentKind::Process, None) => {
+        (EnvironmentKind::Process, _, _) => {
             let exe = std::env::current_exe()
                 .map_err(|e| format!("--environment process: cannot find this program: {e}"))?;
             runner = runner.environment(process_environment(&exe.display().to_string()));
+            true
         }
-        (EnvironmentKind::Process, Some(_)) => {
-            return Err(
-                "--worker-pool is for --environment external; with --environment \
-                        process the runner starts the workers itself"
-                    .into(),
-            );
+        (EnvironmentKind::Docker, _, image) => {
+            let image = image.as_deref().unwrap_or_default();
+            runner = runner.environment(docker_environment(image));
+            true
         }
-    }
-    if args.environment == EnvironmentKind::Process || args.worker_pool.is_some() {
+    };
+    if elsewhere {
         // Workers in other processes build the read from this option.
         runner = runner.option(PLAN_OPTION, serde_json::to_value(&plan)?);
     }
