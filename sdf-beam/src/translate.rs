@@ -8,6 +8,14 @@
 //! is `length_prefix(serde_json)` in the global window, so runners carry it as opaque bytes.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sdf_core::{
+    MonotonicWatermarkEstimator, OffsetRange, OffsetRangeTracker, Output, PipelineBuilder,
+    ProcessContinuation, SharedTracker,
+};
 
 use prost::Message;
 use sdf_core::SplittableDoFn;
@@ -15,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::coder::urn;
-use crate::harness::{Registry, SDF_DOFN_URN};
+use crate::harness::{Encoded, Encoder, Registry, SDF_DOFN_URN, json_encoder};
 use crate::model::{
     EXTERNAL_ENV, GROUP_BY_KEY, IMPULSE, ModelBuilder, PAR_DO, REQUIRES_BUNDLE_FINALIZATION,
     REQUIRES_SPLITTABLE_DOFN,
@@ -29,7 +37,38 @@ use crate::write::BundleSink;
 #[derive(Debug, Clone)]
 pub struct Collection {
     pcollection: String,
+    /// The registered step that makes it (none for the impulse).
+    producer: Option<String>,
+    /// A `from_iter` source not added yet: it is added, its items encoded with the coder of
+    /// the step that reads them, when that step is applied.
+    pending: Option<String>,
 }
+
+/// A [`Collection`] with the type of its elements: the collection of
+/// [`PipelineBuilder`], for code written against that trait (a
+/// connector's composite transform, a pipeline that runs on either runner).
+#[derive(Debug)]
+pub struct Typed<T> {
+    collection: Collection,
+    _elements: PhantomData<fn() -> T>,
+}
+
+impl<T> Typed<T> {
+    fn new(collection: Collection) -> Typed<T> {
+        Typed {
+            collection,
+            _elements: PhantomData,
+        }
+    }
+
+    /// The untyped collection, for [`BeamPipeline`]'s own methods (`write`, `counters`).
+    pub fn collection(&self) -> &Collection {
+        &self.collection
+    }
+}
+
+/// The items of a `from_iter` source, encoded when the step that reads them says how.
+type PendingItems = Box<dyn FnOnce(&Encoder) -> Result<Vec<Encoded>, String> + Send>;
 
 /// What a Beam environment of this SDK declares it can do: the coders it implements, the
 /// protocols it speaks, the SDF transforms it runs.
@@ -115,11 +154,22 @@ pub fn docker_environment(image: &str) -> Environment {
 ///
 /// `BeamPipeline::default()` is one for a [`BeamRunner`](crate::BeamRunner), which sets the
 /// environment when it runs it; [`new`](Self::new) names the environment now.
-#[derive(Debug)]
 pub struct BeamPipeline {
     model: ModelBuilder,
     registry: Registry,
     environment: String,
+    /// `from_iter` sources not read yet, by name.
+    pending: HashMap<String, PendingItems>,
+    /// `from_iter` sources added, by name: their PCollections.
+    sources: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for BeamPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BeamPipeline")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for BeamPipeline {
@@ -143,6 +193,8 @@ impl BeamPipeline {
             model,
             registry: Registry::new(),
             environment,
+            pending: HashMap::new(),
+            sources: HashMap::new(),
         }
     }
 
@@ -175,7 +227,36 @@ impl BeamPipeline {
         );
         Collection {
             pcollection: output,
+            producer: Some(name.to_string()),
+            pending: None,
         }
+    }
+
+    /// The PCollection `input` is, once a step reading it as `T` is applied: a pending
+    /// `from_iter` source is added now, its items encoded as that step's input. The producer
+    /// of `input` is told how to encode its output where it must.
+    fn read_as<T: Serialize + DeserializeOwned + 'static>(&mut self, input: &Collection) -> String {
+        if let Some(producer) = &input.producer {
+            self.registry.set_encoder::<T>(producer);
+        }
+        let Some(source) = &input.pending else {
+            return input.pcollection.clone();
+        };
+        if let Some(pcollection) = self.sources.get(source) {
+            return pcollection.clone();
+        }
+        let items = match self.pending.remove(source) {
+            Some(encode) => encode(&json_encoder::<T>()),
+            None => Err(format!("the source {source} was read before it was made")),
+        };
+        let root = EncodedItems {
+            source: source.clone(),
+            items,
+        };
+        let collection = self.root(source, root);
+        self.sources
+            .insert(source.clone(), collection.pcollection.clone());
+        collection.pcollection
     }
 
     /// A ParDo that is not an SDF (no restriction coder: the runner runs it as it is), with
@@ -224,8 +305,9 @@ impl BeamPipeline {
         let staged = self
             .model
             .coder(urn::KV, &[], &[bytes.clone(), json.clone()]);
+        let input = self.read_as::<T>(input);
         let staged = self
-            .plain_pardo(&write, &input.pcollection, Some(&staged))
+            .plain_pardo(&write, &input, Some(&staged))
             .expect("an output was asked for");
         let iterable = self.model.coder(urn::ITERABLE, &[], &[json]);
         let grouped_coder = self.model.coder(urn::KV, &[], &[bytes, iterable]);
@@ -255,7 +337,8 @@ impl BeamPipeline {
         T: Serialize + DeserializeOwned + std::fmt::Debug + Send + 'static,
         F: Fn(&T) -> Vec<(&'static str, i64)> + Send + Sync + 'static,
     {
-        self.plain_pardo(name, &input.pcollection, None);
+        let input = self.read_as::<T>(input);
+        self.plain_pardo(name, &input, None);
         self.registry.register_counters(name, f);
     }
 
@@ -263,7 +346,6 @@ impl BeamPipeline {
     pub fn root<F>(&mut self, name: &str, dofn: F) -> Collection
     where
         F: SplittableDoFn<Input = ()>,
-        F::Output: Serialize + DeserializeOwned,
     {
         let bytes = self.model.coder(urn::BYTES, &[], &[]);
         let impulse = self
@@ -284,14 +366,21 @@ impl BeamPipeline {
     }
 
     /// `dofn` applied to every element of `input`.
+    ///
+    /// Its records go to the next step in memory when the runner runs both in one bundle (as
+    /// it does for a chain of ParDos), and as `length_prefix(serde_json)` where they must be
+    /// encoded: to the runner, or to several steps. That coder is the next step's input
+    /// coder (every DoFn's input is serde), so the output type itself needs none; a record the
+    /// runner must carry to a step whose input has no coder (a `write` of a type that is not
+    /// serde, say) fails the bundle naming the type.
     pub fn apply<F>(&mut self, name: &str, input: &Collection, dofn: F) -> Collection
     where
         F: SplittableDoFn,
-        F::Input: Clone + Serialize + DeserializeOwned,
-        F::Output: Serialize + DeserializeOwned,
+        F::Input: Serialize + DeserializeOwned,
     {
-        self.registry.register(name, dofn);
-        self.pardo(name, &input.pcollection)
+        let input = self.read_as::<F::Input>(input);
+        self.registry.register_step(name, dofn);
+        self.pardo(name, &input)
     }
 
     /// Replaces the environment the DoFns run in ([`BeamRunner`](crate::BeamRunner) sets
@@ -304,5 +393,108 @@ impl BeamPipeline {
     /// The pipeline proto, and the registry its workers run it with.
     pub fn build(self) -> (Pipeline, Registry) {
         (self.model.build(), self.registry)
+    }
+}
+
+/// The items of a `from_iter` source, encoded: a root SDF over their indices that emits them as
+/// they are (the steps reading them decode them).
+struct EncodedItems {
+    source: String,
+    items: Result<Vec<Encoded>, String>,
+}
+
+impl std::fmt::Debug for EncodedItems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EncodedItems({})", self.source)
+    }
+}
+
+#[async_trait]
+impl sdf_core::SplittableDoFn for EncodedItems {
+    type Input = ();
+    type Output = Encoded;
+    type Restriction = OffsetRange;
+    type Tracker = OffsetRangeTracker;
+    type WatermarkEstimator = MonotonicWatermarkEstimator;
+
+    fn initial_restriction(&self, _: &()) -> sdf_core::Result<OffsetRange> {
+        let n = self.items.as_ref().map_or(0, Vec::len);
+        Ok(OffsetRange::try_new(0, n as i64)?)
+    }
+
+    fn split_restriction(
+        &self,
+        _: &(),
+        restriction: OffsetRange,
+        desired_size: f64,
+    ) -> sdf_core::Result<Vec<OffsetRange>> {
+        Ok(restriction.split(desired_size.max(1.0) as u64, 1))
+    }
+
+    fn new_tracker(&self, _: &(), restriction: OffsetRange) -> OffsetRangeTracker {
+        OffsetRangeTracker::new(restriction)
+    }
+
+    async fn process(
+        &self,
+        _: &(),
+        tracker: &mut SharedTracker<OffsetRangeTracker>,
+        output: &mut Output<'_, Encoded>,
+        _: &mut MonotonicWatermarkEstimator,
+    ) -> sdf_core::Result<ProcessContinuation> {
+        let items = self.items.as_ref().map_err(|e| {
+            sdf_core::Error::message(format!(
+                "the items of the source {} could not be encoded for the step that reads \
+                 them: {e}",
+                self.source
+            ))
+        })?;
+        let mut i = tracker.current_restriction().start();
+        while tracker.try_claim(i)? {
+            output.emit(items[i as usize].clone()).await?;
+            i += 1;
+        }
+        Ok(ProcessContinuation::Stop)
+    }
+}
+
+/// The pipeline of a runner-agnostic composite or program: the same bounds as the embedded
+/// runtime's `Pipeline`. A source's items are encoded, when the step that reads them is
+/// applied, with that step's input coder; a source nobody reads is not added.
+impl PipelineBuilder for BeamPipeline {
+    type Collection<T> = Typed<T>;
+
+    fn from_iter<T, I>(&mut self, name: &str, items: I) -> Typed<T>
+    where
+        T: Send + 'static,
+        I: IntoIterator<Item = T> + Send + 'static,
+        I::IntoIter: Send,
+    {
+        let encode: PendingItems = Box::new(move |encoder: &Encoder| {
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let mut bytes = Vec::new();
+                    encoder(&item, &mut bytes)
+                        .map(|()| Encoded(Arc::new(bytes)))
+                        .map_err(|e| format!("item {i}: {e}"))
+                })
+                .collect()
+        });
+        self.pending.insert(name.to_string(), encode);
+        Typed::new(Collection {
+            pcollection: String::new(),
+            producer: None,
+            pending: Some(name.to_string()),
+        })
+    }
+
+    fn apply<F>(&mut self, name: &str, input: Typed<F::Input>, dofn: F) -> Typed<F::Output>
+    where
+        F: sdf_core::SplittableDoFn,
+        F::Input: Serialize + DeserializeOwned,
+    {
+        Typed::new(BeamPipeline::apply(self, name, &input.collection, dofn))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use prost::Message;
 
-use super::ops::{Consumer, Consumers, DataSink, Leftovers, Operator, SharedLeftovers};
+use super::ops::{Consumer, Consumers, DataSink, Encoder, Leftovers, Operator, SharedLeftovers};
 use super::registry::{Registry, SDF_DOFN_URN};
 use super::split::SourceSplit;
 use super::step::{OpContext, Phase};
@@ -164,6 +164,8 @@ impl Builder<'_> {
         pcollection: &str,
         split: Option<&Arc<SourceSplit>>,
         depth: usize,
+        producer: &str,
+        encoder: Option<Encoder>,
     ) -> Result<Consumers> {
         if depth > MAX_CHAIN {
             return Err(BeamError::Protocol(format!(
@@ -190,7 +192,12 @@ impl Builder<'_> {
                 consumers.push(Consumer::Op(self.operator(id, split, depth)?));
             }
         }
-        Ok(Consumers(consumers))
+        Ok(Consumers {
+            list: consumers,
+            encoder,
+            producer: producer.to_string(),
+            buffer: Vec::new(),
+        })
     }
 
     fn operator(
@@ -260,7 +267,13 @@ impl Builder<'_> {
             return Err(not_supported(id, t, "more than one output"));
         }
         let consumers = match outputs.first() {
-            Some((_, pcollection)) => self.consumers(pcollection, None, depth + 1)?,
+            Some((_, pcollection)) => self.consumers(
+                pcollection,
+                None,
+                depth + 1,
+                &name,
+                self.registry.encoder(&name),
+            )?,
             None => Consumers::default(),
         };
         step.operator(
@@ -320,16 +333,17 @@ impl Bundle {
                 .next()
                 .ok_or_else(|| not_supported(id, t, "a data source with no output"))?;
             let split = Arc::new(SourceSplit::default());
-            let consumers = builder.consumers(output, Some(&split), 0)?;
-            let target = if consumers.0.len() == 1 && matches!(consumers.0[0], Consumer::Op(_)) {
-                match consumers.0.into_iter().next() {
-                    Some(Consumer::Op(op)) => Target::Op(op),
-                    _ => unreachable!("checked"),
-                }
-            } else {
-                let coder = AnyCoder::from_proto(&port.coder_id, &descriptor.coders)?;
-                Target::Delimited(coder, consumers)
-            };
+            let consumers = builder.consumers(output, Some(&split), 0, id, None)?;
+            let target =
+                if consumers.list.len() == 1 && matches!(consumers.list[0], Consumer::Op(_)) {
+                    match consumers.list.into_iter().next() {
+                        Some(Consumer::Op(op)) => Target::Op(op),
+                        _ => unreachable!("checked"),
+                    }
+                } else {
+                    let coder = AnyCoder::from_proto(&port.coder_id, &descriptor.coders)?;
+                    Target::Delimited(coder, consumers)
+                };
             sources.insert(
                 id.clone(),
                 Source {

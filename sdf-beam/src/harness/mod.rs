@@ -37,6 +37,8 @@ mod worker;
 
 pub use bundle::run_bundle_in_memory;
 pub use logging::{BeamLogLayer, with_worker_log};
+pub use ops::Encoded;
+pub(crate) use ops::{Encoder, json_encoder};
 pub use pool::{PoolListener, WorkerPool};
 pub use provision::ProvisionInfo;
 pub use registry::{Registry, SDF_DOFN_URN};

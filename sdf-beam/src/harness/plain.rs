@@ -16,7 +16,7 @@ use sdf_core::{Sink, Timestamped};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::ops::Operator;
+use super::ops::{Operator, TypedValue};
 use super::step::{ErasedStep, Json, OpContext, Phase, Windowed, from_beam, json, windowed};
 use crate::coder::{
     Bytes, Coder, Context, GlobalWindow, Instant, IterableCoder, Kv, WindowedValue,
@@ -50,6 +50,26 @@ fn plain_only(phase: Phase, context: &OpContext) -> Result<()> {
          (it has no restriction coder)",
         context.transform_id
     )))
+}
+
+/// A value handed over in memory, as the step's input type.
+fn typed<T: 'static>(
+    context: &OpContext,
+    value: TypedValue,
+) -> Result<WindowedValue<GlobalWindow, T>> {
+    let v = value.value.downcast::<T>().map_err(|_| {
+        BeamError::Protocol(format!(
+            "transform {} was handed a value that is not its input type {}",
+            context.transform_id,
+            std::any::type_name::<T>()
+        ))
+    })?;
+    Ok(WindowedValue {
+        value: *v,
+        timestamp: value.timestamp,
+        windows: value.windows,
+        pane: value.pane,
+    })
 }
 
 fn step_error(context: &OpContext, what: String, e: impl std::fmt::Display) -> BeamError {
@@ -151,6 +171,25 @@ where
 {
     async fn element(&mut self, input: &mut &[u8]) -> Result<()> {
         let e = windowed(json::<T>()).decode(input, Context::Nested)?;
+        self.push(e).await
+    }
+
+    async fn value(&mut self, value: TypedValue) -> Result<()> {
+        let e = typed::<T>(&self.context, value)?;
+        self.push(e).await
+    }
+
+    async fn finish(&mut self) -> Result<()> {
+        self.finish_attempt().await
+    }
+}
+
+impl<T, B> WriteOp<T, B>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+    B: BundleSink<T>,
+{
+    async fn push(&mut self, e: WindowedValue<GlobalWindow, T>) -> Result<()> {
         self.latest = self.latest.max(e.timestamp);
         self.batch.push(Timestamped {
             value: e.value,
@@ -162,7 +201,7 @@ where
         Ok(())
     }
 
-    async fn finish(&mut self) -> Result<()> {
+    async fn finish_attempt(&mut self) -> Result<()> {
         self.flush().await?;
         if let Some((key, mut sink)) = self.open.take() {
             let commit = sink.prepare(EPOCH).await.map_err(|e| {
@@ -237,6 +276,13 @@ where
     T: Send + 'static,
     B: BundleSink<T>,
 {
+    async fn value(&mut self, _: TypedValue) -> Result<()> {
+        Err(BeamError::Protocol(format!(
+            "transform {} publishes what a GroupByKey sends, but was handed a value in memory",
+            self.context.transform_id
+        )))
+    }
+
     async fn element(&mut self, input: &mut &[u8]) -> Result<()> {
         let coder = windowed(Kv(Bytes, IterableCoder(json::<Staged<Commit<T, B>>>())));
         let e = coder.decode(input, Context::Nested)?;
@@ -305,7 +351,26 @@ where
 {
     async fn element(&mut self, input: &mut &[u8]) -> Result<()> {
         let e = self.coder.decode(input, Context::Nested)?;
-        let counts = (self.f)(&e.value);
+        self.count(&e.value)
+    }
+
+    async fn value(&mut self, value: TypedValue) -> Result<()> {
+        let e = typed::<T>(&self.context, value)?;
+        self.count(&e.value)
+    }
+
+    async fn finish(&mut self) -> Result<()> {
+        self.context.consumers.finish().await
+    }
+}
+
+impl<T, F> CountOp<T, F>
+where
+    T: Serialize + DeserializeOwned + Debug + Send + 'static,
+    F: Fn(&T) -> Vec<(&'static str, i64)> + Send + Sync + 'static,
+{
+    fn count(&mut self, value: &T) -> Result<()> {
+        let counts = (self.f)(value);
         let mut leftovers = self
             .context
             .leftovers
@@ -315,9 +380,5 @@ where
             leftovers.count(&self.context.transform_id, name, value)?;
         }
         Ok(())
-    }
-
-    async fn finish(&mut self) -> Result<()> {
-        self.context.consumers.finish().await
     }
 }

@@ -9,6 +9,7 @@ use sdf_core::SplittableDoFn;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::ops::{Encoder, json_encoder};
 use super::plain::{CountStep, PublishStep, WriteStep};
 use super::step::{ErasedStep, ImpulseBytes, SdfStep};
 use crate::coder::{LengthPrefix, SerdeJson};
@@ -21,6 +22,9 @@ pub const SDF_DOFN_URN: &str = "sdf:dofn:v1";
 #[derive(Clone, Default)]
 pub struct Registry {
     steps: HashMap<String, Arc<dyn ErasedStep>>,
+    /// How each step's output is encoded where it must be, by the step's name: the coder of a
+    /// step that reads it (see [`Encoder`]).
+    encoders: HashMap<String, Encoder>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -37,12 +41,24 @@ impl Registry {
         Registry::default()
     }
 
-    /// Registers a DoFn whose input comes from another DoFn (as `length_prefix(serde_json)`).
+    /// Registers a DoFn whose input comes from another DoFn (as `length_prefix(serde_json)`),
+    /// and whose output is encoded the same way where it must be.
     pub fn register<F>(&mut self, name: &str, dofn: F)
     where
         F: SplittableDoFn,
-        F::Input: Clone + Serialize + DeserializeOwned,
+        F::Input: Serialize + DeserializeOwned,
         F::Output: Serialize + DeserializeOwned,
+    {
+        self.register_step(name, dofn);
+        self.set_encoder::<F::Output>(name);
+    }
+
+    /// Registers a DoFn whose output is handed in memory to the step after it, and encoded
+    /// only with the coder that step's input gives ([`set_encoder`](Self::set_encoder)).
+    pub fn register_step<F>(&mut self, name: &str, dofn: F)
+    where
+        F: SplittableDoFn,
+        F::Input: Serialize + DeserializeOwned,
     {
         let input: LengthPrefix<SerdeJson<F::Input>> = SerdeJson::length_prefixed();
         self.steps
@@ -53,10 +69,22 @@ impl Registry {
     pub fn register_root<F>(&mut self, name: &str, dofn: F)
     where
         F: SplittableDoFn<Input = ()>,
-        F::Output: Serialize + DeserializeOwned,
     {
         self.steps
             .insert(name.to_string(), Arc::new(SdfStep::new(dofn, ImpulseBytes)));
+    }
+
+    /// Says that step `producer`'s output (of type `T`) is encoded as `length_prefix(serde_json)`
+    /// where it leaves the bundle or goes to several transforms (the first coder given wins:
+    /// every reader of one output reads the same type).
+    pub fn set_encoder<T: Serialize + DeserializeOwned + 'static>(&mut self, producer: &str) {
+        self.encoders
+            .entry(producer.to_string())
+            .or_insert_with(json_encoder::<T>);
+    }
+
+    pub(crate) fn encoder(&self, producer: &str) -> Option<Encoder> {
+        self.encoders.get(producer).cloned()
     }
 
     /// Registers the write step (`write`) and the publish step (`publish`) of `sink`.

@@ -17,10 +17,8 @@ use sdf_core::{
     Emitter, Finalizer, Output, ProcessContinuation, RestrictionTracker, SharedTracker,
     SplitHandle, SplittableDoFn, Timestamp, Timestamped, WatermarkEstimator, WatermarkState,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use super::ops::{Consumers, Operator, SharedLeftovers};
+use super::ops::{Consumers, Operator, SharedLeftovers, TypedValue, Verbatim};
 use super::split::{ElementProgress, ElementSplit, ElementSplitter, SourceSplit};
 use crate::coder::{
     Coder, CoderError, Context, Double, GlobalWindow, GlobalWindowCoder, Instant, Kv, LengthPrefix,
@@ -110,8 +108,6 @@ pub(crate) struct SdfStep<F: SplittableDoFn, C> {
 impl<F, C> SdfStep<F, C>
 where
     F: SplittableDoFn,
-    F::Input: Clone,
-    F::Output: Serialize + DeserializeOwned,
     C: InputCoder<F::Input>,
 {
     pub fn new(dofn: F, input: C) -> Self {
@@ -131,6 +127,24 @@ where
 
     fn sized_coder(&self) -> Windowed<Kv<Kv<C, RW<F>>, Double>> {
         windowed(Kv(Kv(self.input.clone(), Kv(json(), json())), Double))
+    }
+
+    /// The sized element's coder with the element already encoded (as `C` encodes it,
+    /// nested): what is written for each piece of one element, without cloning it.
+    fn sized_encoded_coder(&self) -> Windowed<Kv<Kv<Verbatim, RW<F>>, Double>> {
+        windowed(Kv(Kv(Verbatim, Kv(json(), json())), Double))
+    }
+
+    /// The paired element's coder with the element already encoded.
+    fn paired_encoded_coder(&self) -> Windowed<Kv<Verbatim, RW<F>>> {
+        windowed(Kv(Verbatim, Kv(json(), json())))
+    }
+
+    /// `x` as its input coder writes it, nested.
+    fn encode_input(&self, x: &F::Input) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.input.encode(x, Context::Nested, &mut bytes)?;
+        Ok(bytes)
     }
 }
 
@@ -182,8 +196,6 @@ fn dofn_error(what: &str, e: sdf_core::Error) -> BeamError {
 impl<F, C> ErasedStep for SdfStep<F, C>
 where
     F: SplittableDoFn,
-    F::Input: Clone,
-    F::Output: Serialize + DeserializeOwned,
     C: InputCoder<F::Input>,
 {
     fn operator(&self, phase: Phase, context: OpContext) -> Result<Box<dyn Operator>> {
@@ -215,8 +227,6 @@ const INITIAL_PIECES: f64 = 8.0;
 impl<F, C> SdfOp<F, C>
 where
     F: SplittableDoFn,
-    F::Input: Clone,
-    F::Output: Serialize + DeserializeOwned,
     C: InputCoder<F::Input>,
 {
     async fn emit<V: Coder>(
@@ -256,7 +266,7 @@ where
     async fn process(
         &mut self,
         element: &WindowedValue<GlobalWindow, ()>,
-        x: &F::Input,
+        x: &Arc<F::Input>,
         r: F::Restriction,
         w: WatermarkState<F>,
         splittable: bool,
@@ -269,7 +279,7 @@ where
                 dofn: Arc::clone(&dofn),
                 input: self.step.input.clone(),
             },
-            x: x.clone(),
+            x: Arc::clone(x),
             element: element.clone(),
             transform_id: self.context.transform_id.clone(),
             input_local: self.context.input_local.clone(),
@@ -288,15 +298,14 @@ where
         }
         let mut estimator = dofn.new_watermark_estimator(w.clone());
         let mut emitter = BeamEmitter::<F::Output> {
-            coder: windowed(json()),
             element: element.clone(),
-            buffer: Vec::new(),
             consumers: &mut self.context.consumers,
             finalizers: Vec::new(),
+            _records: std::marker::PhantomData,
         };
         let mut output = Output::new(&mut emitter, from_beam(element.timestamp), 256);
         let continuation = dofn
-            .process(x, &mut tracker, &mut output, &mut estimator)
+            .process(&**x, &mut tracker, &mut output, &mut estimator)
             .await
             .map_err(|e| dofn_error(&format!("process of {x:?}"), e))?;
         output.flush().await.map_err(|e| dofn_error("output", e))?;
@@ -350,6 +359,39 @@ where
     }
 }
 
+impl<F, C> SdfOp<F, C>
+where
+    F: SplittableDoFn,
+    C: InputCoder<F::Input>,
+{
+    /// An element of the DoFn's input, for the pair phase or the unexpanded ParDo.
+    async fn on_element(&mut self, e: WindowedValue<GlobalWindow, F::Input>) -> Result<()> {
+        let dofn = Arc::clone(&self.step.dofn);
+        let r = dofn
+            .initial_restriction(&e.value)
+            .map_err(|err| dofn_error(&format!("initial_restriction of {:?}", e.value), err))?;
+        let w = dofn.initial_watermark_state(&e.value, &r);
+        if self.phase == Phase::Pair {
+            let x_bytes = self.step.encode_input(&e.value)?;
+            let paired = rewrap(&e, (x_bytes, (r, w)));
+            return self.emit(&self.step.paired_encoded_coder(), &paired).await;
+        }
+        let bare = rewrap(&e, ());
+        let x = Arc::new(e.value);
+        for (piece, _) in self.pieces(&x, r)? {
+            let mut next = Some((piece, w.clone(), Duration::ZERO));
+            // Resumed here, after its delay, until the restriction is done.
+            while let Some((r, w, delay)) = next {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                next = self.process(&bare, &x, r, w, false).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A self-checkpoint's residual, its watermark state and the delay asked for.
 type Checkpoint<F> = (
     <F as SplittableDoFn>::Restriction,
@@ -361,37 +403,32 @@ type Checkpoint<F> = (
 impl<F, C> Operator for SdfOp<F, C>
 where
     F: SplittableDoFn,
-    F::Input: Clone,
-    F::Output: Serialize + DeserializeOwned,
     C: InputCoder<F::Input>,
 {
     async fn element(&mut self, input: &mut &[u8]) -> Result<()> {
         let dofn = Arc::clone(&self.step.dofn);
         match self.phase {
-            Phase::Pair => {
+            Phase::Pair | Phase::Unexpanded => {
                 let e = decode_one(&self.step.element_coder(), input)?;
-                let r = dofn.initial_restriction(&e.value).map_err(|err| {
-                    dofn_error(&format!("initial_restriction of {:?}", e.value), err)
-                })?;
-                let w = dofn.initial_watermark_state(&e.value, &r);
-                let paired = rewrap(&e, (e.value.clone(), (r, w)));
-                self.emit(&self.step.paired_coder(), &paired).await
+                self.on_element(e).await
             }
             Phase::SplitAndSize => {
                 let e = decode_one(&self.step.paired_coder(), input)?;
                 let (x, (r, w)) = &e.value;
+                let x_bytes = self.step.encode_input(x)?;
                 for (piece, size) in self.pieces(x, r.clone())? {
-                    let sized = rewrap(&e, ((x.clone(), (piece, w.clone())), size));
-                    self.emit(&self.step.sized_coder(), &sized).await?;
+                    let sized = rewrap(&e, ((x_bytes.clone(), (piece, w.clone())), size));
+                    self.emit(&self.step.sized_encoded_coder(), &sized).await?;
                 }
                 Ok(())
             }
             Phase::Truncate => {
                 let e = decode_one(&self.step.sized_coder(), input)?;
-                let ((x, (r, w)), _) = &e.value;
-                if let Some(kept) = dofn.truncate_restriction(x, r.clone()) {
-                    let size = dofn.restriction_size(x, &kept);
-                    let sized = rewrap(&e, ((x.clone(), (kept, w.clone())), size));
+                let bare = rewrap(&e, ());
+                let ((x, (r, w)), _) = e.value;
+                if let Some(kept) = dofn.truncate_restriction(&x, r) {
+                    let size = dofn.restriction_size(&x, &kept);
+                    let sized = rewrap(&bare, ((x, (kept, w)), size));
                     self.emit(&self.step.sized_coder(), &sized).await?;
                 }
                 Ok(())
@@ -400,27 +437,36 @@ where
                 let e = decode_one(&self.step.sized_coder(), input)?;
                 let bare = rewrap(&e, ());
                 let ((x, (r, w)), _) = e.value;
-                self.process(&bare, &x, r, w, true).await.map(|_| ())
+                self.process(&bare, &Arc::new(x), r, w, true)
+                    .await
+                    .map(|_| ())
             }
-            Phase::Unexpanded => {
-                let e = decode_one(&self.step.element_coder(), input)?;
-                let r = dofn.initial_restriction(&e.value).map_err(|err| {
-                    dofn_error(&format!("initial_restriction of {:?}", e.value), err)
+        }
+    }
+
+    async fn value(&mut self, value: TypedValue) -> Result<()> {
+        match self.phase {
+            Phase::Pair | Phase::Unexpanded => {
+                let x = value.value.downcast::<F::Input>().map_err(|_| {
+                    BeamError::Protocol(format!(
+                        "transform {} was handed a value that is not its input type {}",
+                        self.context.transform_id,
+                        std::any::type_name::<F::Input>()
+                    ))
                 })?;
-                let w = dofn.initial_watermark_state(&e.value, &r);
-                let bare = rewrap(&e, ());
-                for (piece, _) in self.pieces(&e.value, r)? {
-                    let mut next = Some((piece, w.clone(), Duration::ZERO));
-                    // Resumed here, after its delay, until the restriction is done.
-                    while let Some((r, w, delay)) = next {
-                        if !delay.is_zero() {
-                            tokio::time::sleep(delay).await;
-                        }
-                        next = self.process(&bare, &e.value, r, w, false).await?;
-                    }
-                }
-                Ok(())
+                let e = WindowedValue {
+                    value: *x,
+                    timestamp: value.timestamp,
+                    windows: value.windows,
+                    pane: value.pane,
+                };
+                self.on_element(e).await
             }
+            phase => Err(BeamError::Protocol(format!(
+                "transform {} ({phase:?}) reads the runner's paired or sized elements, but was \
+                 handed a value in memory",
+                self.context.transform_id
+            ))),
         }
     }
 
@@ -444,7 +490,7 @@ pub(crate) fn rewrap<A, B>(
 /// What a process call needs to describe its element to the runner as a root.
 struct Roots<F: SplittableDoFn, C> {
     step: SdfStep<F, C>,
-    x: F::Input,
+    x: Arc<F::Input>,
     element: WindowedValue<GlobalWindow, ()>,
     transform_id: String,
     input_local: String,
@@ -455,17 +501,17 @@ struct Roots<F: SplittableDoFn, C> {
 impl<F, C> Roots<F, C>
 where
     F: SplittableDoFn,
-    F::Input: Clone,
-    F::Output: Serialize + DeserializeOwned,
     C: InputCoder<F::Input>,
 {
     fn application(&self, r: F::Restriction, w: WatermarkState<F>) -> Result<BundleApplication> {
         let size = self.step.dofn.restriction_size(&self.x, &r);
         let watermark = F::WatermarkEstimator::from_state(w.clone()).current_watermark();
-        let sized = rewrap(&self.element, ((self.x.clone(), (r, w)), size));
+        // Encoded only when a root is made (a split or a checkpoint), not for every call.
+        let x = self.step.encode_input(&self.x)?;
+        let sized = rewrap(&self.element, ((x, (r, w)), size));
         let mut element = Vec::new();
         self.step
-            .sized_coder()
+            .sized_encoded_coder()
             .encode(&sized, Context::Nested, &mut element)?;
         Ok(BundleApplication {
             transform_id: self.transform_id.clone(),
@@ -518,8 +564,6 @@ type Late<F> =
 impl<F, C> ElementSplitter for Splitter<F, C>
 where
     F: SplittableDoFn,
-    F::Input: Clone,
-    F::Output: Serialize + DeserializeOwned,
     C: InputCoder<F::Input>,
 {
     fn split(&self, fraction: f64, wait: Duration) -> BoxFuture<'_, Result<Option<ElementSplit>>> {
@@ -584,17 +628,17 @@ where
     }
 }
 
-/// Encodes each record as a windowed value in its element's windows and hands it on.
+/// Hands each record on as a windowed value in its element's windows: in memory to the next
+/// transform of the bundle, or encoded where it must be ([`Consumers::emit_value`]).
 struct BeamEmitter<'c, T> {
-    coder: Windowed<Json<T>>,
     element: WindowedValue<GlobalWindow, ()>,
-    buffer: Vec<u8>,
     consumers: &'c mut Consumers,
     finalizers: Vec<Finalizer>,
+    _records: std::marker::PhantomData<fn(T)>,
 }
 
 #[async_trait]
-impl<T: Serialize + DeserializeOwned + Send> Emitter<T> for BeamEmitter<'_, T> {
+impl<T: Send + 'static> Emitter<T> for BeamEmitter<'_, T> {
     async fn emit_batch(&mut self, batch: &mut Vec<Timestamped<T>>) -> sdf_core::Result<()> {
         for record in batch.drain(..) {
             let value = WindowedValue {
@@ -603,12 +647,8 @@ impl<T: Serialize + DeserializeOwned + Send> Emitter<T> for BeamEmitter<'_, T> {
                 windows: self.element.windows.clone(),
                 pane: PaneInfo::NO_FIRING,
             };
-            self.buffer.clear();
-            self.coder
-                .encode(&value, Context::Nested, &mut self.buffer)
-                .map_err(|e| sdf_core::Error::message(e.to_string()))?;
             self.consumers
-                .emit(&self.buffer)
+                .emit_value(value)
                 .await
                 .map_err(|e| sdf_core::Error::message(e.to_string()))?;
         }
