@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::coder::urn;
+use crate::error::{BeamError, Result};
 use crate::harness::{Encoded, Encoder, Registry, SDF_DOFN_URN, json_encoder};
 use crate::model::{
     EXTERNAL_ENV, GROUP_BY_KEY, IMPULSE, ModelBuilder, PAR_DO, REQUIRES_BUNDLE_FINALIZATION,
@@ -68,7 +69,8 @@ impl<T> Typed<T> {
 }
 
 /// The items of a `from_iter` source, encoded when the step that reads them says how.
-type PendingItems = Box<dyn FnOnce(&Encoder) -> Result<Vec<Encoded>, String> + Send>;
+type PendingItems =
+    Box<dyn FnOnce(&Encoder) -> Result<Vec<(Encoded, sdf_core::Timestamp)>, String> + Send>;
 
 /// What a Beam environment of this SDK declares it can do: the coders it implements, the
 /// protocols it speaks, the SDF transforms it runs.
@@ -300,14 +302,22 @@ impl BeamPipeline {
         B: BundleSink<T>,
     {
         let (write, publish) = (format!("{name}/Write"), format!("{name}/Publish"));
+        let input = self.read_as::<T>(input);
+        self.add_write(&write, &publish, &input);
+        self.registry.register_sink(&write, &publish, sink);
+    }
+
+    /// The transforms of a write: `write` (a plain ParDo sending each attempt's commit message
+    /// on), a `GroupByKey`, `publish` (a plain ParDo).
+    fn add_write(&mut self, write: &str, publish: &str, input: &str) {
+        let name = write.trim_end_matches("/Write");
         let json = self.model.serde_coder();
         let bytes = self.model.coder(urn::BYTES, &[], &[]);
         let staged = self
             .model
             .coder(urn::KV, &[], &[bytes.clone(), json.clone()]);
-        let input = self.read_as::<T>(input);
         let staged = self
-            .plain_pardo(&write, &input, Some(&staged))
+            .plain_pardo(write, input, Some(&staged))
             .expect("an output was asked for");
         let iterable = self.model.coder(urn::ITERABLE, &[], &[json]);
         let grouped_coder = self.model.coder(urn::KV, &[], &[bytes, iterable]);
@@ -324,8 +334,7 @@ impl BeamPipeline {
             &[("out", &grouped)],
             "",
         );
-        self.plain_pardo(&publish, &grouped, None);
-        self.registry.register_sink(&write, &publish, sink);
+        self.plain_pardo(publish, &grouped, None);
     }
 
     /// Adds what `f` says of each element of `input` to the counters of the bundle that
@@ -383,6 +392,74 @@ impl BeamPipeline {
         self.pardo(name, &input)
     }
 
+    /// [`apply`](Self::apply) with a DoFn shared with another pipeline (the embedded
+    /// runtime's `Pipeline`, translated by its `into_beam`).
+    pub fn apply_shared<F>(&mut self, name: &str, input: &Collection, dofn: Arc<F>) -> Collection
+    where
+        F: SplittableDoFn,
+        F::Input: Serialize + DeserializeOwned,
+    {
+        let input = self.read_as::<F::Input>(input);
+        self.registry.register_shared(name, dofn);
+        self.pardo(name, &input)
+    }
+
+    /// [`write`](Self::write) of records that are not serde: they must reach the write step
+    /// in memory, from the step that makes them (the runner runs a chain of ParDos in one
+    /// bundle); records the runner sends encoded fail the bundle naming their type.
+    ///
+    /// A source's items cannot be written this way (they would need a coder to be carried
+    /// from the source): that is an error.
+    pub fn write_unencoded<T, B>(&mut self, name: &str, input: &Collection, sink: B) -> Result<()>
+    where
+        T: Send + 'static,
+        B: BundleSink<T>,
+    {
+        if let Some(source) = &input.pending {
+            return Err(BeamError::Refused {
+                request: "a write of records that have no coder",
+                status: format!(
+                    "{name} reads the source {source} directly: a source's items are carried \
+                     encoded, and {} has no coder",
+                    std::any::type_name::<T>()
+                ),
+            });
+        }
+        let (write, publish) = (format!("{name}/Write"), format!("{name}/Publish"));
+        self.add_write(&write, &publish, &input.pcollection);
+        self.registry
+            .register_sink_unencoded::<T, B>(&write, &publish, sink);
+        Ok(())
+    }
+
+    /// Adds a `from_iter` source of timestamped items, added (and its items encoded) when the
+    /// step that reads it is applied; see [`PipelineBuilder::from_iter`].
+    pub fn from_timestamped_iter<T, I>(&mut self, name: &str, items: I) -> Collection
+    where
+        T: Send + 'static,
+        I: IntoIterator<Item = sdf_core::Timestamped<T>> + Send + 'static,
+        I::IntoIter: Send,
+    {
+        let encode: PendingItems = Box::new(move |encoder: &Encoder| {
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let mut bytes = Vec::new();
+                    encoder(&item.value, &mut bytes)
+                        .map(|()| (Encoded(Arc::new(bytes)), item.timestamp))
+                        .map_err(|e| format!("item {i}: {e}"))
+                })
+                .collect()
+        });
+        self.pending.insert(name.to_string(), encode);
+        Collection {
+            pcollection: String::new(),
+            producer: None,
+            pending: Some(name.to_string()),
+        }
+    }
+
     /// Replaces the environment the DoFns run in ([`BeamRunner`](crate::BeamRunner) sets
     /// its own).
     pub fn set_environment(&mut self, environment: Environment) {
@@ -400,7 +477,7 @@ impl BeamPipeline {
 /// they are (the steps reading them decode them).
 struct EncodedItems {
     source: String,
-    items: Result<Vec<Encoded>, String>,
+    items: Result<Vec<(Encoded, sdf_core::Timestamp)>, String>,
 }
 
 impl std::fmt::Debug for EncodedItems {
@@ -451,7 +528,8 @@ impl sdf_core::SplittableDoFn for EncodedItems {
         })?;
         let mut i = tracker.current_restriction().start();
         while tracker.try_claim(i)? {
-            output.emit(items[i as usize].clone()).await?;
+            let (item, timestamp) = &items[i as usize];
+            output.emit_at(item.clone(), *timestamp).await?;
             i += 1;
         }
         Ok(ProcessContinuation::Stop)
@@ -470,24 +548,11 @@ impl PipelineBuilder for BeamPipeline {
         I: IntoIterator<Item = T> + Send + 'static,
         I::IntoIter: Send,
     {
-        let encode: PendingItems = Box::new(move |encoder: &Encoder| {
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let mut bytes = Vec::new();
-                    encoder(&item, &mut bytes)
-                        .map(|()| Encoded(Arc::new(bytes)))
-                        .map_err(|e| format!("item {i}: {e}"))
-                })
-                .collect()
+        let items = items.into_iter().map(|value| sdf_core::Timestamped {
+            value,
+            timestamp: sdf_core::Timestamp::MIN,
         });
-        self.pending.insert(name.to_string(), encode);
-        Typed::new(Collection {
-            pcollection: String::new(),
-            producer: None,
-            pending: Some(name.to_string()),
-        })
+        Typed::new(self.from_timestamped_iter(name, items))
     }
 
     fn apply<F>(&mut self, name: &str, input: Typed<F::Input>, dofn: F) -> Typed<F::Output>

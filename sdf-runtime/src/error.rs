@@ -52,6 +52,15 @@ pub enum Error {
     /// The pipeline was cancelled with [`PipelineHandle::cancel`](crate::PipelineHandle::cancel).
     #[error("the pipeline was cancelled")]
     Cancelled,
+    /// A step of the pipeline has no translation to a Beam pipeline
+    /// ([`Pipeline::into_beam`](crate::Pipeline::into_beam), feature `beam`).
+    #[error("step '{step}' cannot run on a Beam runner: {reason}")]
+    NotPortable {
+        /// The step's name.
+        step: String,
+        /// Why, and what to use instead.
+        reason: String,
+    },
     /// A task of the runtime panicked outside user code, or the runtime could not start.
     #[error("runtime failure: {0}")]
     Internal(String),

@@ -45,6 +45,8 @@
 //! # Ok::<(), sdf_runtime::Error>(())
 //! ```
 
+#[cfg(feature = "beam")]
+mod beam;
 mod checkpoint;
 mod config;
 mod control;

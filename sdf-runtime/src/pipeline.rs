@@ -26,6 +26,9 @@ use crate::stage::Stage;
 #[must_use = "a collection nobody reads blocks its producer once the channel is full"]
 pub struct PCollection<T> {
     pub(crate) rx: LinkReceiver<T>,
+    /// Which output of the pipeline it is (a Beam translation finds its collection by it).
+    #[cfg_attr(not(feature = "beam"), allow(dead_code))]
+    pub(crate) slot: usize,
 }
 
 impl<T> Debug for PCollection<T> {
@@ -37,8 +40,8 @@ impl<T> Debug for PCollection<T> {
 /// The records a [`Pipeline::collect`] sink received, readable while and after the pipeline runs.
 #[derive(Debug)]
 pub struct Collected<T> {
-    records: Arc<Mutex<Vec<Timestamped<T>>>>,
-    watermark: Arc<std::sync::atomic::AtomicI64>,
+    pub(crate) records: Arc<Mutex<Vec<Timestamped<T>>>>,
+    pub(crate) watermark: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl<T> Clone for Collected<T> {
@@ -196,6 +199,11 @@ pub struct Pipeline {
     pub(crate) names: Vec<String>,
     pub(crate) duplicate: Option<String>,
     channel_capacity: usize,
+    /// The next output's slot.
+    next_slot: usize,
+    /// The steps as a Beam translation replays them (feature `beam`).
+    #[cfg(feature = "beam")]
+    pub(crate) beam: Vec<crate::beam::Step>,
 }
 
 impl Debug for Pipeline {
@@ -223,6 +231,9 @@ impl Pipeline {
             names: Vec::new(),
             duplicate: None,
             channel_capacity: 16,
+            next_slot: 0,
+            #[cfg(feature = "beam")]
+            beam: Vec::new(),
         }
     }
 
@@ -235,7 +246,9 @@ impl Pipeline {
     fn channel<T>(&mut self) -> (LinkSender<T>, PCollection<T>) {
         let (tx, rx) = link(self.channel_capacity);
         self.links.push(rx.counters());
-        (tx, PCollection { rx })
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        (tx, PCollection { rx, slot })
     }
 
     fn name(&mut self, name: &str) {
@@ -275,9 +288,21 @@ impl Pipeline {
             name: name.to_string(),
             read: AtomicU64::new(0),
         });
+        // The items go to whichever runs the pipeline: this runtime, or a Beam translation.
+        let items = Arc::new(Mutex::new(Some(items)));
+        #[cfg(feature = "beam")]
+        self.beam
+            .push(crate::beam::source(name, out.slot, Arc::clone(&items)));
         self.tasks.push((
             name.to_string(),
             Box::new(move |env| {
+                let Some(items) = items.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+                    return Box::pin(async {
+                        Err(Error::Internal(
+                            "a source's items were taken by a Beam translation".to_string(),
+                        ))
+                    });
+                };
                 // Restored and registered now, before the pipeline runs: a checkpoint taken
                 // before this task is first polled must still hold the source's position.
                 match source.restore(&env) {
@@ -296,6 +321,12 @@ impl Pipeline {
     ) -> (SourceSender<T>, PCollection<T>) {
         self.name(name);
         let (link, out) = self.channel();
+        #[cfg(feature = "beam")]
+        self.beam.push(crate::beam::unsupported(
+            name,
+            "a channel source is fed by this process while it runs; on Beam, read from a \
+             source the runner can replay (from_iter, or an SDF over files)",
+        ));
         let (tx, mut rx) = mpsc::channel(self.channel_capacity);
         // Forwards what the user sends until the senders are dropped or the pipeline drains: a
         // drain stops taking input here, at the source, and the stages finish what they have.
@@ -360,7 +391,18 @@ impl Pipeline {
         let (tx, letters) = self.channel();
         let sender: Arc<dyn crate::dead_letter::DeadLetters<F>> =
             Arc::new(crate::dead_letter::DeadLetterLink::<F> { tx });
-        (self.stage(name, input, dofn, Some(sender)), letters)
+        let out = self.stage(name, input, dofn, Some(sender));
+        #[cfg(feature = "beam")]
+        {
+            // `stage` recorded the step; a translation must refuse it instead.
+            self.beam.pop();
+            self.beam.push(crate::beam::unsupported(
+                name,
+                "dead-letter outputs are not translated to Beam yet (the runner retries a \
+                 failed bundle, then fails the job); use apply",
+            ));
+        }
+        (out, letters)
     }
 
     /// Adds a stage: its output channel, its metrics, and the task that restores, registers and
@@ -381,6 +423,14 @@ impl Pipeline {
         let counters = Arc::new(Counters::new(name));
         self.counters.push(Arc::clone(&counters));
         let stage_name = name.to_string();
+        let dofn = Arc::new(dofn);
+        #[cfg(feature = "beam")]
+        self.beam.push(crate::beam::apply(
+            name,
+            input.slot,
+            out.slot,
+            Arc::clone(&dofn),
+        ));
         self.tasks.push((
             name.to_string(),
             Box::new(move |env| {
@@ -415,6 +465,22 @@ impl Pipeline {
         input: PCollection<T>,
         sink: S,
     ) {
+        #[cfg(feature = "beam")]
+        self.beam.push(crate::beam::unsupported(
+            name,
+            "a sink is one instance with one commit per checkpoint, and a Beam runner needs \
+             one per bundle attempt: use collect, or build the pipeline with \
+             sdf_beam::translate::BeamPipeline and its write",
+        ));
+        self.sink_port(name, input, sink);
+    }
+
+    fn sink_port<T: Send + 'static, S: Sink<T>>(
+        &mut self,
+        name: &str,
+        input: PCollection<T>,
+        sink: S,
+    ) {
         self.name(name);
         let (tx, requests) = mpsc::channel(4);
         let port = SinkPort {
@@ -442,7 +508,10 @@ impl Pipeline {
                 Timestamp::MIN.as_micros(),
             )),
         };
-        self.sink(
+        #[cfg(feature = "beam")]
+        self.beam
+            .push(crate::beam::collect(name, input.slot, collected.clone()));
+        self.sink_port(
             name,
             input,
             CollectSink {

@@ -90,30 +90,39 @@ fn attempt_key() -> String {
     format!("{:x}{n:x}{:016x}", std::process::id(), hasher.finish())
 }
 
+/// Decodes a record handed over encoded (from the runner).
+pub(crate) type Decoder<T> =
+    Arc<dyn Fn(&mut &[u8]) -> Result<WindowedValue<GlobalWindow, T>> + Send + Sync>;
+
+/// The decoder of `T` as `length_prefix(serde_json)` in the global window.
+pub(crate) fn json_decoder<T: Serialize + DeserializeOwned + 'static>() -> Decoder<T> {
+    Arc::new(|input: &mut &[u8]| Ok(windowed(json::<T>()).decode(input, Context::Nested)?))
+}
+
 /// The write step of a [`BundleSink`].
 pub(crate) struct WriteStep<T, B> {
     sink: Arc<B>,
-    _records: PhantomData<fn(T)>,
+    /// How records that come from the runner are decoded; `None` for a type that is not
+    /// serde, whose records must come from the step before in the bundle.
+    decoder: Option<Decoder<T>>,
 }
 
 impl<T, B> WriteStep<T, B> {
-    pub fn new(sink: Arc<B>) -> Self {
-        WriteStep {
-            sink,
-            _records: PhantomData,
-        }
+    pub fn new(sink: Arc<B>, decoder: Option<Decoder<T>>) -> Self {
+        WriteStep { sink, decoder }
     }
 }
 
 impl<T, B> ErasedStep for WriteStep<T, B>
 where
-    T: Serialize + DeserializeOwned + Send + 'static,
+    T: Send + 'static,
     B: BundleSink<T>,
 {
     fn operator(&self, phase: Phase, context: OpContext) -> Result<Box<dyn Operator>> {
         plain_only(phase, &context)?;
         Ok(Box::new(WriteOp::<T, B> {
             factory: Arc::clone(&self.sink),
+            decoder: self.decoder.clone(),
             context,
             open: None,
             batch: Vec::new(),
@@ -125,6 +134,7 @@ where
 
 struct WriteOp<T: Send, B: BundleSink<T>> {
     factory: Arc<B>,
+    decoder: Option<Decoder<T>>,
     context: OpContext,
     /// The attempt's key and sink, from its first record on.
     open: Option<(String, B::Sink)>,
@@ -136,7 +146,7 @@ struct WriteOp<T: Send, B: BundleSink<T>> {
 
 impl<T, B> WriteOp<T, B>
 where
-    T: Serialize + DeserializeOwned + Send + 'static,
+    T: Send + 'static,
     B: BundleSink<T>,
 {
     async fn flush(&mut self) -> Result<()> {
@@ -166,11 +176,19 @@ where
 #[async_trait]
 impl<T, B> Operator for WriteOp<T, B>
 where
-    T: Serialize + DeserializeOwned + Send + 'static,
+    T: Send + 'static,
     B: BundleSink<T>,
 {
     async fn element(&mut self, input: &mut &[u8]) -> Result<()> {
-        let e = windowed(json::<T>()).decode(input, Context::Nested)?;
+        let Some(decode) = &self.decoder else {
+            return Err(BeamError::Protocol(format!(
+                "transform {} writes {} records, which have no coder, but the runner sent them \
+                 encoded: this sink must run in the bundle of the step before it",
+                self.context.transform_id,
+                std::any::type_name::<T>()
+            )));
+        };
+        let e = decode(input)?;
         self.push(e).await
     }
 
@@ -186,7 +204,7 @@ where
 
 impl<T, B> WriteOp<T, B>
 where
-    T: Serialize + DeserializeOwned + Send + 'static,
+    T: Send + 'static,
     B: BundleSink<T>,
 {
     async fn push(&mut self, e: WindowedValue<GlobalWindow, T>) -> Result<()> {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::ops::{Encoder, json_encoder};
-use super::plain::{CountStep, PublishStep, WriteStep};
+use super::plain::{CountStep, PublishStep, WriteStep, json_decoder};
 use super::step::{ErasedStep, ImpulseBytes, SdfStep};
 use crate::coder::{LengthPrefix, SerdeJson};
 use crate::write::BundleSink;
@@ -65,6 +65,18 @@ impl Registry {
             .insert(name.to_string(), Arc::new(SdfStep::new(dofn, input)));
     }
 
+    /// [`register_step`](Self::register_step) with a DoFn shared with another pipeline (the
+    /// embedded runtime's, translated).
+    pub fn register_shared<F>(&mut self, name: &str, dofn: Arc<F>)
+    where
+        F: SplittableDoFn,
+        F::Input: Serialize + DeserializeOwned,
+    {
+        let input: LengthPrefix<SerdeJson<F::Input>> = SerdeJson::length_prefixed();
+        self.steps
+            .insert(name.to_string(), Arc::new(SdfStep::shared(dofn, input)));
+    }
+
     /// Registers a root DoFn: its one input `()` is the runner's impulse.
     pub fn register_root<F>(&mut self, name: &str, dofn: F)
     where
@@ -96,7 +108,28 @@ impl Registry {
         let sink = Arc::new(sink);
         self.steps.insert(
             write.to_string(),
-            Arc::new(WriteStep::<T, B>::new(Arc::clone(&sink))),
+            Arc::new(WriteStep::<T, B>::new(
+                Arc::clone(&sink),
+                Some(json_decoder::<T>()),
+            )),
+        );
+        self.steps.insert(
+            publish.to_string(),
+            Arc::new(PublishStep::<T, B>::new(sink)),
+        );
+    }
+
+    /// [`register_sink`](Self::register_sink) for records that are not serde: they must reach
+    /// the write step in memory, from the step before it in the bundle.
+    pub fn register_sink_unencoded<T, B>(&mut self, write: &str, publish: &str, sink: B)
+    where
+        T: Send + 'static,
+        B: BundleSink<T>,
+    {
+        let sink = Arc::new(sink);
+        self.steps.insert(
+            write.to_string(),
+            Arc::new(WriteStep::<T, B>::new(Arc::clone(&sink), None)),
         );
         self.steps.insert(
             publish.to_string(),

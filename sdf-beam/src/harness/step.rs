@@ -111,10 +111,11 @@ where
     C: InputCoder<F::Input>,
 {
     pub fn new(dofn: F, input: C) -> Self {
-        SdfStep {
-            dofn: Arc::new(dofn),
-            input,
-        }
+        Self::shared(Arc::new(dofn), input)
+    }
+
+    pub fn shared(dofn: Arc<F>, input: C) -> Self {
+        SdfStep { dofn, input }
     }
 
     fn element_coder(&self) -> Windowed<C> {

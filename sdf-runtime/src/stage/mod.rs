@@ -108,7 +108,7 @@ pub(crate) struct Stage<F: SplittableDoFn> {
 impl<F: SplittableDoFn> Stage<F> {
     pub fn new(
         name: String,
-        dofn: F,
+        dofn: Arc<F>,
         config: Config,
         output: LinkSender<F::Output>,
         control: Arc<Control>,
@@ -117,7 +117,7 @@ impl<F: SplittableDoFn> Stage<F> {
     ) -> Arc<Self> {
         Arc::new(Stage {
             name,
-            dofn: Arc::new(dofn),
+            dofn,
             config,
             state: std::sync::Mutex::new(State::default()),
             wake: Notify::new(),
