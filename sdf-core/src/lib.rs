@@ -129,7 +129,7 @@ pub use offset_range::{OffsetRange, OffsetRangeTracker};
 pub use output::{CollectEmitter, Emit, Emitter, Finalizer, Output, Timestamped};
 pub use pipeline::PipelineBuilder;
 pub use shared::{SharedTracker, SplitHandle, SplitReplyFuture, TrackerSnapshot};
-pub use sink::Sink;
+pub use sink::{AttemptSinks, Sink};
 pub use time::Timestamp;
 pub use tracker::{Progress, RestrictionTracker, SplitResult, check_fraction};
 pub use unsplittable::UnsplittableTracker;

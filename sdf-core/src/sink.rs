@@ -8,6 +8,9 @@ use crate::error::Result;
 use crate::output::Timestamped;
 use crate::time::Timestamp;
 
+/// Makes the sink of one bundle attempt from its key: see [`Sink::attempts`].
+pub type AttemptSinks<S> = Box<dyn Fn(&str) -> Result<S> + Send + Sync>;
+
 /// A destination for records, transactional if it wants exactly-once output.
 ///
 /// # Protocol
@@ -23,8 +26,12 @@ use crate::time::Timestamp;
 ///   restarted on the same store calls [`recover`](Self::recover) with the last durable
 ///   checkpoint's epoch and message: the sink publishes that epoch (if the crash came before
 ///   `commit`) and discards everything written after it, which the pipeline produces again.
-/// - Other runners (Beam) call `prepare` at the end of a bundle and `commit` when the runner
-///   says the bundle committed (`FinalizeBundle`).
+/// - A runner that retries bundles (Beam) needs a sink of its own for each bundle attempt:
+///   [`attempts`](Self::attempts) makes them. An attempt's sink takes its records, `prepare(1)`
+///   when the attempt's input ends, and its commit message travels with the attempt's output;
+///   once the runner committed that output, a sink for the same attempt key is made again (in
+///   another bundle, maybe another process) and `commit(1, message)` publishes it. `recover`
+///   is not called there.
 ///
 /// An epoch that was prepared but is never committed (a retried bundle, a crash before the
 /// checkpoint was durable) must never become visible: a retried bundle's prepared output is
@@ -56,6 +63,17 @@ pub trait Sink<T: Send>: Send + 'static {
     /// Phase two: makes `epoch` visible. Runs once the runner has made the epoch's progress
     /// durable, and again after a restart if the crash came first: it must be idempotent.
     async fn commit(&mut self, epoch: u64, commit: Self::Commit) -> Result<()>;
+
+    /// Sinks of their own for each bundle attempt of a runner that retries bundles (see the
+    /// protocol above), keyed by the attempt (lowercase hex): each stages into a place of its
+    /// own, and the one made again for a key publishes what that attempt staged. `None`, the
+    /// default: this sink runs on the embedded runtime only.
+    fn attempts(&self) -> Option<AttemptSinks<Self>>
+    where
+        Self: Sized,
+    {
+        None
+    }
 
     /// After a restart: publishes the last durable epoch (`Some`, if any) and discards what was
     /// written after it. The default commits it and discards nothing.

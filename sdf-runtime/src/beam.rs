@@ -7,8 +7,10 @@
 //! runs the same instance; `collect` stages each bundle attempt's records in this process and
 //! publishes them only for the attempts the runner committed, so the collected records are
 //! exact however the runner retries (its workers must run in this process: an EXTERNAL
-//! environment, `BeamRunner`'s default). A step that has no translation (a channel source, a
-//! dead-letter output, a `Sink` instance) makes `into_beam` fail, naming it.
+//! environment, `BeamRunner`'s default); a `sink` runs as a sink per bundle attempt
+//! ([`Sink::attempts`]: `WriteFiles` makes them), published only for committed attempts. A
+//! step that has no translation (a channel source, a dead-letter output, a sink without
+//! `attempts`) makes `into_beam` fail, naming it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -75,6 +77,35 @@ where
 pub(crate) fn unsupported(name: &str, reason: &str) -> Step {
     let (name, reason) = (name.to_string(), reason.to_string());
     Box::new(move |_, _| Err(Error::NotPortable { step: name, reason }))
+}
+
+/// A sink: one of its own per bundle attempt ([`Sink::attempts`]), or no translation.
+pub(crate) fn sink<T, S>(
+    name: &str,
+    input_slot: usize,
+    attempts: Option<sdf_core::AttemptSinks<S>>,
+) -> Step
+where
+    T: Send + 'static,
+    S: Sink<T>,
+{
+    let Some(attempts) = attempts else {
+        return unsupported(
+            name,
+            "this sink makes no sink per bundle attempt (`Sink::attempts`), which a Beam \
+             runner needs: one instance commits once per checkpoint here, and a runner retries \
+             bundles",
+        );
+    };
+    let name = name.to_string();
+    Box::new(move |beam, slots| {
+        let from = input(slots, &name, input_slot)?;
+        beam.write_unencoded(&name, &from, attempts)
+            .map_err(|e| Error::NotPortable {
+                step: name.clone(),
+                reason: e.to_string(),
+            })
+    })
 }
 
 /// `collect`: each attempt's records staged in this process, published into `collected`
@@ -160,9 +191,9 @@ impl<T: Send + 'static> Sink<T> for CollectAttempt<T> {
 
 impl Pipeline {
     /// The pipeline as a Beam pipeline, to run with [`sdf_beam::BeamRunner`]: its sources,
-    /// DoFns (the same instances) and `collect`s, in the order they were added. It fails,
-    /// naming the step, if a step has no translation: a channel source, a dead-letter output,
-    /// a [`Sink`] instance (see [`sdf_beam::BundleSink`]).
+    /// DoFns (the same instances), sinks (one per bundle attempt, [`Sink::attempts`]) and
+    /// `collect`s, in the order they were added. It fails, naming the step, if a step has no
+    /// translation: a channel source, a dead-letter output, a sink without `attempts`.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -466,12 +466,8 @@ impl Pipeline {
         sink: S,
     ) {
         #[cfg(feature = "beam")]
-        self.beam.push(crate::beam::unsupported(
-            name,
-            "a sink is one instance with one commit per checkpoint, and a Beam runner needs \
-             one per bundle attempt: use collect, or build the pipeline with \
-             sdf_beam::translate::BeamPipeline and its write",
-        ));
+        self.beam
+            .push(crate::beam::sink(name, input.slot, sink.attempts()));
         self.sink_port(name, input, sink);
     }
 

@@ -71,6 +71,27 @@ impl<F> WriteFilesBuilder<F> {
         self
     }
 
+    /// The options of a sink like `files`, for one bundle attempt `key` of a runner that
+    /// retries bundles: the same directory, format (fresh) and sharding; staging in
+    /// `{staging}-{key}`; names with the key where the epoch was.
+    pub(crate) fn for_attempt(
+        out: &Path,
+        format: F,
+        sharding: Sharding,
+        staging_name: &str,
+        faults: Faults,
+    ) -> Self {
+        WriteFilesBuilder {
+            out: out.to_path_buf(),
+            format,
+            sharding,
+            prefix: None,
+            template: None,
+            staging_name: staging_name.to_string(),
+            faults,
+        }
+    }
+
     /// Calls `inject` before every file-system operation; an error it returns fails the
     /// operation. For failure-injection tests.
     #[cfg(feature = "testing")]
@@ -99,6 +120,14 @@ impl<F> WriteFilesBuilder<F> {
                 FileNaming::with_prefix(prefix.as_deref().unwrap_or("part-"), self.format.suffix())?
             }
         };
+        self.build_named(naming)
+    }
+
+    /// [`build`](Self::build) with names already checked (an attempt's, from its sink's).
+    pub(crate) fn build_named<T>(self, naming: FileNaming) -> Result<WriteFiles<T, F>>
+    where
+        F: FileFormat<T>,
+    {
         let staging_name = self.staging_name;
         match check_relative(&staging_name) {
             Ok(()) if !staging_name.contains('/') => {}

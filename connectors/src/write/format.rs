@@ -65,6 +65,17 @@ pub trait FileFormat<T>: Send + 'static {
     /// format that keeps state per file (an encoder that buffers, like Parquet's) keys it by
     /// this; the default ignores it.
     fn switch_file(&mut self, _file: u64) {}
+
+    /// A copy in its initial state, for another sink writing the same way (a Beam runner's
+    /// sink per bundle attempt, [`WriteFiles`](crate::WriteFiles)'s `Sink::attempts`). `None`,
+    /// the default: such sinks cannot be made, and `WriteFiles` runs on the embedded runtime
+    /// only.
+    fn fresh(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// One line per record, written with `Display`, plus optional fixed header and footer text.
@@ -109,6 +120,10 @@ impl<T: Display> FileFormat<T> for Text {
     fn footer(&mut self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.footer.as_bytes());
     }
+
+    fn fresh(&self) -> Option<Self> {
+        Some(self.clone())
+    }
 }
 
 /// JSON with serde: one document per line (`.jsonl`), or one array per file (`.json`).
@@ -132,6 +147,9 @@ impl Json {
 impl<T: Serialize> FileFormat<T> for Json {
     fn suffix(&self) -> &str {
         if self.array { ".json" } else { ".jsonl" }
+    }
+    fn fresh(&self) -> Option<Self> {
+        Some(*self)
     }
     fn header(&mut self, _first: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         if self.array {
@@ -223,6 +241,10 @@ impl Default for Csv {
 impl<T: Serialize> FileFormat<T> for Csv {
     fn suffix(&self) -> &str {
         ".csv"
+    }
+
+    fn fresh(&self) -> Option<Self> {
+        Some(Self::build(self.header.clone(), self.delimiter))
     }
 
     fn header(&mut self, first: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {

@@ -78,6 +78,38 @@ impl FileNaming {
         })
     }
 
+    /// These names for one attempt of a bundle on a runner that retries bundles (Beam): the
+    /// attempt's key where the epoch was (an attempt has one epoch), so attempts never share a
+    /// name. The key is lowercase hex, as the runner's harness makes it.
+    ///
+    /// ```
+    /// use sdf_connectors::FileNaming;
+    /// let naming = FileNaming::new("logs/{epoch:06}-{shard:03}.jsonl")?;
+    /// assert_eq!(naming.for_attempt("2a9f")?.render(1, 7), "logs/2a9f-007.jsonl");
+    /// assert!(naming.for_attempt("../x").is_err());
+    /// # Ok::<(), sdf_connectors::Error>(())
+    /// ```
+    pub fn for_attempt(&self, key: &str) -> Result<FileNaming> {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::BadName {
+                name: key.to_string(),
+                reason: "as a bundle attempt's key: it must be hex digits".into(),
+            });
+        }
+        let parts = self
+            .parts
+            .iter()
+            .map(|part| match part {
+                Part::Epoch(_) => Part::Literal(key.to_string()),
+                other => other.clone(),
+            })
+            .collect();
+        Ok(FileNaming {
+            template: format!("{} (attempt {key})", self.template),
+            parts,
+        })
+    }
+
     /// The template.
     pub fn template(&self) -> &str {
         &self.template

@@ -105,6 +105,13 @@ impl FileFormat<RecordBatch> for Parquet {
         ".parquet"
     }
 
+    fn fresh(&self) -> Option<Self> {
+        Some(Parquet {
+            properties: self.properties.clone(),
+            ..Parquet::new()
+        })
+    }
+
     fn switch_file(&mut self, file: u64) {
         self.file = file;
     }

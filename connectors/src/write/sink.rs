@@ -195,6 +195,38 @@ where
 {
     type Commit = WriteCommit;
 
+    /// One `WriteFiles` per bundle attempt: the same directory, a fresh format (`None` if the
+    /// format has no [`fresh`](FileFormat::fresh)), staging in `{staging}-{key}`, and names
+    /// with the attempt's key where the epoch was, so attempts never share a file.
+    fn attempts(&self) -> Option<sdf_core::AttemptSinks<Self>> {
+        let template = std::sync::Mutex::new(FileFormat::<T>::fresh(&self.format)?);
+        let out = self.dirs.out.clone();
+        let naming = self.naming.clone();
+        let staging_name = self.dirs.staging_name.clone();
+        let sharding = self.staging.sharding();
+        let faults = self.dirs.faults.clone();
+        Some(Box::new(move |key: &str| {
+            let fresh =
+                FileFormat::<T>::fresh(&*template.lock().unwrap_or_else(|e| e.into_inner()));
+            let Some(format) = fresh else {
+                return Err(sdf_core::Error::message(
+                    "the file format made no fresh copy for a bundle attempt",
+                ));
+            };
+            let attempt = || -> Result<Self> {
+                WriteFilesBuilder::for_attempt(
+                    &out,
+                    format,
+                    sharding,
+                    &format!("{staging_name}-{key}"),
+                    faults.clone(),
+                )
+                .build_named(naming.for_attempt(key)?)
+            };
+            attempt().map_err(|e| sdf_core::Error::user("opening a bundle attempt's WriteFiles", e))
+        }))
+    }
+
     /// A failed write fails the epoch: the error is returned by the epoch's `prepare`, so the
     /// checkpoint is not taken and the pipeline fails with it; the records of the epoch are
     /// dropped until then (a restart produces them again). Deferring the error keeps the

@@ -116,6 +116,11 @@ pub(crate) struct Staging {
 }
 
 impl Staging {
+    /// How records are spread over files.
+    pub fn sharding(&self) -> Sharding {
+        self.sharding
+    }
+
     pub fn new(dir: PathBuf, sharding: Sharding, faults: Faults) -> Self {
         let slots = match sharding {
             Sharding::Fixed(n) => n.max(1),
