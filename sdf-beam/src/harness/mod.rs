@@ -31,6 +31,7 @@ mod plain;
 mod pool;
 mod provision;
 mod registry;
+mod short_ids;
 mod split;
 mod step;
 mod worker;

@@ -18,8 +18,9 @@ use crate::proto::fn_execution::instruction_request::Request;
 use crate::proto::fn_execution::instruction_response::Response;
 use crate::proto::fn_execution::{
     FinalizeBundleResponse, GetProcessBundleDescriptorRequest, InstructionRequest,
-    InstructionResponse, ProcessBundleDescriptor, ProcessBundleProgressResponse,
-    ProcessBundleRequest, ProcessBundleResponse, ProcessBundleSplitResponse, RegisterResponse,
+    InstructionResponse, MonitoringInfosMetadataResponse, ProcessBundleDescriptor,
+    ProcessBundleProgressResponse, ProcessBundleRequest, ProcessBundleResponse,
+    ProcessBundleSplitResponse, RegisterResponse,
 };
 use crate::proto::pipeline::ApiServiceDescriptor;
 
@@ -116,6 +117,8 @@ struct Shared {
     running: Mutex<HashMap<String, Splits>>,
     /// Finalizers of bundles that asked for finalization, by instruction id.
     finalizers: Mutex<HashMap<String, Vec<Finalizer>>>,
+    /// The short ids of the metrics this worker reported.
+    short_ids: Mutex<super::short_ids::ShortIds>,
     responses: mpsc::Sender<InstructionResponse>,
 }
 
@@ -229,6 +232,7 @@ pub(crate) async fn serve(
         data: Mutex::default(),
         running: Mutex::default(),
         finalizers: Mutex::default(),
+        short_ids: Mutex::default(),
         responses,
     });
     loop {
@@ -322,10 +326,11 @@ async fn handle(shared: &Arc<Shared>, instruction: InstructionRequest) -> Result
                     monitoring_infos.extend(super::bundle::element_progress(&p));
                 }
             }
+            let monitoring_data = lock(&shared.short_ids).data(&monitoring_infos);
             Ok(Response::ProcessBundleProgress(
                 ProcessBundleProgressResponse {
                     monitoring_infos,
-                    monitoring_data: HashMap::new(),
+                    monitoring_data,
                     consuming_received_data: None,
                 },
             ))
@@ -355,6 +360,11 @@ async fn handle(shared: &Arc<Shared>, instruction: InstructionRequest) -> Result
                 )));
             }
             Ok(Response::FinalizeBundle(FinalizeBundleResponse {}))
+        }
+        Some(Request::MonitoringInfos(request)) => {
+            Ok(Response::MonitoringInfos(MonitoringInfosMetadataResponse {
+                monitoring_info: lock(&shared.short_ids).metadata(&request.monitoring_info_id),
+            }))
         }
         Some(other) => Err(BeamError::Protocol(format!(
             "instruction {id}: {} is not supported by this SDK",
@@ -477,11 +487,12 @@ async fn process_bundle(
     if requires_finalization {
         lock(&shared.finalizers).insert(id.to_string(), finished.leftovers.finalizers);
     }
+    let monitoring_data = lock(&shared.short_ids).data(&finished.monitoring);
     Ok(Response::ProcessBundle(ProcessBundleResponse {
         residual_roots: finished.leftovers.residuals,
         monitoring_infos: finished.monitoring,
         requires_finalization,
-        monitoring_data: HashMap::new(),
+        monitoring_data,
         elements: None,
     }))
 }
