@@ -201,3 +201,107 @@ async fn a_stream_that_ends_inside_an_element_is_an_error() {
         .expect_err("a truncated element must fail the bundle");
     assert!(err.to_string().contains("ended inside element 1"), "{err}");
 }
+
+/// `CountFn`, but drained (`truncate_restriction`): key `half` keeps the first half of its
+/// range, key `drop` nothing, any other key all of it.
+struct Draining;
+
+#[async_trait::async_trait]
+impl sdf_core::SplittableDoFn for Draining {
+    type Input = (String, i64);
+    type Output = (String, i64);
+    type Restriction = sdf_core::OffsetRange;
+    type Tracker = sdf_core::OffsetRangeTracker;
+    type WatermarkEstimator = sdf_core::MonotonicWatermarkEstimator;
+
+    fn initial_restriction(
+        &self,
+        (_, n): &(String, i64),
+    ) -> sdf_core::Result<sdf_core::OffsetRange> {
+        Ok(sdf_core::OffsetRange::new(0, *n))
+    }
+
+    fn new_tracker(
+        &self,
+        _: &(String, i64),
+        r: sdf_core::OffsetRange,
+    ) -> sdf_core::OffsetRangeTracker {
+        sdf_core::OffsetRangeTracker::new(r)
+    }
+
+    fn truncate_restriction(
+        &self,
+        (key, _): &(String, i64),
+        r: sdf_core::OffsetRange,
+    ) -> Option<sdf_core::OffsetRange> {
+        match key.as_str() {
+            "half" => Some(sdf_core::OffsetRange::new(
+                r.start(),
+                r.start() + (r.end() - r.start()) / 2,
+            )),
+            "drop" => None,
+            _ => Some(r),
+        }
+    }
+
+    async fn process(
+        &self,
+        _: &(String, i64),
+        _: &mut sdf_core::SharedTracker<sdf_core::OffsetRangeTracker>,
+        _: &mut sdf_core::Output<'_, (String, i64)>,
+        _: &mut sdf_core::MonotonicWatermarkEstimator,
+    ) -> sdf_core::Result<sdf_core::ProcessContinuation> {
+        unreachable!("only the truncate phase runs in this test")
+    }
+}
+
+#[tokio::test]
+async fn a_drain_truncates_each_restriction_through_the_dofn() {
+    use sdf_beam::coder::{
+        Coder, Context, Double, GlobalWindowCoder, Kv, LengthPrefix, SerdeJson, WindowedValueCoder,
+    };
+    use sdf_core::{OffsetRange, Timestamp};
+    let mut descriptor = count_descriptor();
+    descriptor
+        .transforms
+        .get_mut("process")
+        .unwrap()
+        .spec
+        .as_mut()
+        .unwrap()
+        .urn = "beam:transform:sdf_truncate_sized_restrictions:v1".to_string();
+    let mut registry = Registry::new();
+    registry.register("count", Draining);
+    let data = sized(&[("half", 10), ("drop", 4), ("all", 6)]);
+    let (out, _) = run_bundle_in_memory(&descriptor, &registry, vec![chunk(&data, true)])
+        .await
+        .unwrap();
+    let bytes = output_bytes(out);
+    let coder = WindowedValueCoder {
+        window: GlobalWindowCoder,
+        value: Kv(
+            Kv(
+                LengthPrefix(SerdeJson::<(String, i64)>::new()),
+                Kv(
+                    LengthPrefix(SerdeJson::<OffsetRange>::new()),
+                    LengthPrefix(SerdeJson::<Timestamp>::new()),
+                ),
+            ),
+            Double,
+        ),
+    };
+    let mut input = &bytes[..];
+    let mut kept = Vec::new();
+    while !input.is_empty() {
+        let e = coder.decode(&mut input, Context::Nested).unwrap();
+        let (((key, _), (r, _)), size) = e.value;
+        kept.push((key, r.start(), r.end(), size));
+    }
+    assert_eq!(
+        kept,
+        [
+            ("half".to_string(), 0, 5, 5.0),
+            ("all".to_string(), 0, 6, 6.0)
+        ]
+    );
+}
