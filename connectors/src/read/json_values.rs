@@ -43,16 +43,86 @@ pub type ReadJsonValues = ReadFile<JsonValues>;
 /// line's offset), parsed by sonic-rs. Two differences from `serde_json::Value`, both
 /// sonic-rs's: an object keeps every key of a line that repeats one (serde_json keeps the
 /// last), and it keeps keys in the order of the line.
-#[derive(Debug, Clone, Default)]
+///
+/// A line may nest arrays and objects [`DEFAULT_MAX_DEPTH`] deep (serde_json's limit, so
+/// `ReadJsonLines` and this reader agree), or as deep as
+/// [`max_depth`](ReadFile::max_depth) says; a deeper line is
+/// [`Error::BadRecord`](crate::Error::BadRecord) at its offset, never a stack overflow.
+#[derive(Debug, Clone)]
 pub struct JsonValues {
-    _private: (),
+    max_depth: usize,
 }
+
+impl Default for JsonValues {
+    fn default() -> Self {
+        JsonValues {
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// How deep a JSON line may nest arrays and objects by default.
+pub const DEFAULT_MAX_DEPTH: usize = 128;
+
+/// The deepest nesting [`max_depth`](ReadFile::max_depth) allows: deeper, the parser's
+/// recursion could overflow a worker thread's stack.
+pub const MAX_DEPTH_LIMIT: usize = 1000;
 
 impl ReadFile<JsonValues> {
     /// A reader of JSON lines as `sonic_rs::Value`s.
     pub fn new() -> Self {
         ReadFile::with_format(JsonValues::default())
     }
+
+    /// How deep a line may nest arrays and objects (default [`DEFAULT_MAX_DEPTH`], at most
+    /// [`MAX_DEPTH_LIMIT`]); a deeper line is an error naming its offset.
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.format_mut().max_depth = depth.clamp(1, MAX_DEPTH_LIMIT);
+        self
+    }
+}
+
+/// Lines nesting deeper than this are parsed on a stack grown for them: sonic-rs recurses once
+/// per level (about 20 KiB a level in a debug build, where a thread's 2 MiB end near 100).
+const SHALLOW: usize = 16;
+
+/// Stack to keep free per level of nesting while sonic-rs parses a deep line.
+const STACK_PER_LEVEL: usize = 32 << 10;
+
+/// How deep `bytes` nests arrays and objects, when that could exceed [`SHALLOW`] (brackets in
+/// strings do not count), and the offset where it first went deeper than `max`. A line with
+/// few opening brackets cannot nest deep, which one SIMD count decides for almost every line.
+fn nesting(bytes: &[u8], max: usize) -> Option<(usize, Option<usize>)> {
+    if bytes.len() <= SHALLOW || memchr::memchr2_iter(b'[', b'{', bytes).count() <= SHALLOW {
+        return None;
+    }
+    let (mut depth, mut deepest, mut too_deep) = (0usize, 0usize, None);
+    let (mut in_string, mut escaped) = (false, false);
+    for (at, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if depth > max && too_deep.is_none() {
+                    too_deep = Some(at);
+                    break;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Some((deepest, too_deep))
 }
 
 impl Default for ReadFile<JsonValues> {
@@ -88,7 +158,8 @@ impl Format for JsonValues {
         if is_blank(text.as_bytes()) {
             return Ok(None);
         }
-        sonic_rs::from_str(text)
+        let depth = self.check_depth(&cx, text.as_bytes())?;
+        deep_enough(depth, || sonic_rs::from_str(text))
             .map(Some)
             .map_err(|e| bad_json(cx, e))
     }
@@ -103,9 +174,41 @@ impl Format for JsonValues {
         if is_blank(bytes) {
             return Ok(None);
         }
-        sonic_rs::from_slice(bytes)
+        let depth = self.check_depth(&cx, bytes)?;
+        deep_enough(depth, || sonic_rs::from_slice(bytes))
             .map(Some)
             .map_err(|e| bad_json(cx, e))
+    }
+}
+
+/// Runs `parse` with stack for `depth` levels of sonic-rs's recursion: on a grown stack when
+/// what is left of the thread's may not do.
+#[inline]
+fn deep_enough<T>(depth: usize, parse: impl FnOnce() -> T) -> T {
+    if depth <= SHALLOW {
+        return parse();
+    }
+    let needed = depth * STACK_PER_LEVEL;
+    stacker::maybe_grow(needed, needed + (1 << 20), parse)
+}
+
+impl JsonValues {
+    /// The line's nesting depth when it may be deep ([`SHALLOW`] or less otherwise), or an
+    /// error if it is deeper than the limit.
+    #[inline]
+    fn check_depth(&self, cx: &RecordContext<'_>, bytes: &[u8]) -> Result<usize> {
+        match nesting(bytes, self.max_depth) {
+            None => Ok(0),
+            Some((depth, None)) => Ok(depth),
+            Some((_, Some(at))) => Err(cx.bad_record(
+                "JSON lines",
+                format!(
+                    "the line nests arrays and objects more than {} deep (at byte {at} of the \
+                     line); raise the limit with max_depth, up to {MAX_DEPTH_LIMIT}",
+                    self.max_depth
+                ),
+            )),
+        }
     }
 }
 
@@ -134,6 +237,38 @@ mod tests {
             size: listed.len(),
             modified: Timestamp::from_system_time(listed.modified().unwrap()),
         }
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_an_error_never_a_crash() {
+        let deep = format!("{}{}\n", "[".repeat(20_000), "]".repeat(20_000));
+        let ok = format!("{}1{}\n", "[".repeat(128), "]".repeat(128));
+        let strings = format!("[\"{}\"]\n", "[{".repeat(500));
+        let f = file("deep.jsonl", format!("{ok}{strings}{deep}").as_bytes());
+        let err = run_to_completion(&ReadFile::<JsonValues>::new(), &f).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("more than 128 deep"), "{text}");
+        // The offset of the deep line, after the two that are fine.
+        let offset = (ok.len() + strings.len()).to_string();
+        assert!(text.contains(&offset), "{text}");
+        let f = file("ok.jsonl", format!("{ok}{strings}").as_bytes());
+        assert_eq!(
+            run_to_completion(&ReadFile::<JsonValues>::new(), &f)
+                .unwrap()
+                .len(),
+            2
+        );
+        let f = file(
+            "129.jsonl",
+            format!("{}{}\n", "[".repeat(129), "]".repeat(129)).as_bytes(),
+        );
+        assert!(run_to_completion(&ReadFile::<JsonValues>::new(), &f).is_err());
+        assert_eq!(
+            run_to_completion(&ReadFile::<JsonValues>::new().max_depth(129), &f)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub use digest::{LineDigest, LineDigests, ReadLineDigests};
 pub use format::{Format, Record, RecordContext, WithMetadata};
 pub use frame::Framing;
 #[cfg(feature = "sonic")]
-pub use json_values::{JsonValues, ReadJsonValues};
+pub use json_values::{DEFAULT_MAX_DEPTH, JsonValues, MAX_DEPTH_LIMIT, ReadJsonValues};
 pub use jsonl::{JsonLines, ReadJsonLines};
 pub use options::TooLong;
 pub use range::{Access, FilePosition, FileRange, FileRangeTracker};

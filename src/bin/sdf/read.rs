@@ -177,7 +177,10 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
                 ReadText::new().max_record_length(limit, TooLong::Fail),
                 &args,
                 &counted,
-                |line: &String, out| out.extend_from_slice(line.as_bytes()),
+                |line: &String, out| {
+                    out.extend_from_slice(line.as_bytes());
+                    Ok(())
+                },
                 Text::new(),
             )?;
         }
@@ -276,7 +279,7 @@ fn end<R, T, F>(
     read: R,
     args: &ReadArgs,
     counted: &Arc<AtomicU64>,
-    render: fn(&T, &mut Vec<u8>),
+    render: crate::sinks::Render<T>,
     format: F,
 ) -> Result<(), Box<dyn Error>>
 where
@@ -329,11 +332,13 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("'{text}' is too large"))
 }
 
-/// A record as one line of JSON.
-fn json<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) {
-    if serde_json::to_writer(&mut *out, value).is_err() {
-        out.extend_from_slice(b"null");
-    }
+/// A record as one line of JSON; a value JSON cannot hold is an error, never a stand-in.
+fn json<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
+    let start = out.len();
+    serde_json::to_writer(&mut *out, value).map_err(|e| {
+        out.truncate(start);
+        format!("a record cannot be printed as JSON: {e}")
+    })
 }
 
 #[cfg(test)]

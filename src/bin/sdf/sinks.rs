@@ -27,19 +27,30 @@ impl Counted for arrow_array::RecordBatch {
     }
 }
 
+/// How a record is printed: appended to the buffer as one line (without its newline), or why
+/// it cannot be (never printed in its place: the command fails).
+pub(crate) type Render<T> = fn(&T, &mut Vec<u8>) -> Result<(), String>;
+
 /// The rows of a batch as JSON lines, without the last newline (the printer adds it).
 #[cfg(feature = "parquet")]
-pub(crate) fn batch_rows(batch: &arrow_array::RecordBatch, out: &mut Vec<u8>) {
+pub(crate) fn batch_rows(
+    batch: &arrow_array::RecordBatch,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let start = out.len();
     let mut writer = arrow_json::LineDelimitedWriter::new(&mut *out);
     let written = writer.write(batch).and_then(|()| writer.finish());
     if let Err(e) = written {
         out.truncate(start);
-        out.extend_from_slice(format!("{{\"error\":{:?}}}\n", e.to_string()).as_bytes());
+        return Err(format!(
+            "a batch of {} rows cannot be printed as JSON: {e}",
+            batch.num_rows()
+        ));
     }
     if out.ends_with(b"\n") {
         out.pop();
     }
+    Ok(())
 }
 
 /// Counts records (the rows of batches) inside each `process` call of the read: the records
@@ -136,9 +147,10 @@ impl Sink<(u64, u64)> for ChecksumSink {
     }
 }
 
-/// Prints one line per record on stdout, with `render`; counts them too.
+/// Prints one line per record on stdout, with `render`; counts them too. A record that cannot
+/// be rendered fails the command: nothing of its batch is printed.
 pub(crate) struct PrintSink<T> {
-    pub render: fn(&T, &mut Vec<u8>),
+    pub render: Render<T>,
     pub count: Arc<AtomicU64>,
     pub buffer: Vec<u8>,
 }
@@ -150,7 +162,7 @@ impl<T: Send + 'static> Sink<T> for PrintSink<T> {
     async fn write(&mut self, batch: Vec<Timestamped<T>>) -> sdf_core::Result<()> {
         self.buffer.clear();
         for record in &batch {
-            (self.render)(&record.value, &mut self.buffer);
+            (self.render)(&record.value, &mut self.buffer).map_err(sdf_core::Error::message)?;
             self.buffer.push(b'\n');
         }
         let mut out = std::io::stdout().lock();

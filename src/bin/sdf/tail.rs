@@ -48,14 +48,18 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), Box<dyn Error>> {
         files,
         TailFile::new().poll_delay(args.poll).start_at(start),
     );
-    let render: fn(&TailLine, &mut Vec<u8>) = if args.with_path {
+    let render: crate::sinks::Render<TailLine> = if args.with_path {
         |l, out| {
             out.extend_from_slice(l.path.to_string_lossy().as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(l.line.as_bytes());
+            Ok(())
         }
     } else {
-        |l, out| out.extend_from_slice(l.line.as_bytes())
+        |l, out| {
+            out.extend_from_slice(l.line.as_bytes());
+            Ok(())
+        }
     };
     p.sink(
         "print",

@@ -11,6 +11,9 @@ use super::blob::Blob;
 use crate::error::{Error, Location, Result};
 use crate::file::FileMetadata;
 
+/// The magic number of a Parquet file whose footer is encrypted (Parquet modular encryption).
+const ENCRYPTED_MAGIC: &[u8] = b"PARE";
+
 /// The magic number at the start and at the end of every Parquet file.
 const MAGIC: &[u8; 4] = b"PAR1";
 
@@ -56,6 +59,14 @@ pub(crate) fn read_footer(file: &FileMetadata, blob: &Blob) -> Result<Footer> {
         ));
     }
     let head = blob.read_at(file, 0, 4)?;
+    if head == ENCRYPTED_MAGIC {
+        return Err(bad(
+            file,
+            0,
+            "it is encrypted Parquet (magic `PARE`: an encrypted footer), which sdf does not \
+             read: decrypt it first with the tool and keys that wrote it",
+        ));
+    }
     if head != MAGIC {
         return Err(bad(
             file,

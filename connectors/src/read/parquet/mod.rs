@@ -51,6 +51,12 @@ use crate::file::FileMetadata;
 /// [`batch_size`](ReadParquet::batch_size) rows (8192 by default); a batch never spans two
 /// row groups.
 ///
+/// ## Codecs
+///
+/// Column chunks compressed with any codec Parquet writers use are read: snappy, gzip,
+/// LZ4 (and LZ4 raw), zstd (polars' default) and brotli. Encrypted files (Parquet modular
+/// encryption, magic `PARE`) are refused as such.
+///
 /// ## Errors
 ///
 /// A file that is too short, has a bad magic number, a footer length beyond the file, a
