@@ -501,3 +501,75 @@ fn tail_prints_lines_as_they_are_appended() {
     child.wait().unwrap();
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs `sdf read` with `input` on its standard input.
+fn read_with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    let mut child = sdf()
+        .arg("read")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn patterns_from_stdin_are_read_each_once_and_a_bad_line_is_named() {
+    // The issue's command: a pattern given twice is read once.
+    let out = read_with_stdin(
+        &["--patterns-from", "-", "--count", "-q"],
+        "samples/logs/*.log\nsamples/logs/*.log\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2150");
+    // Patterns from a file, after one given as an argument; a file two patterns match once.
+    let dir = temp_dir("patterns-from");
+    let list = dir.join("patterns.txt");
+    fs::write(&list, "samples/logs/*.log\n\nsamples/logs/app-*.log\n").unwrap();
+    let out = sdf()
+        .args(["read", "samples/tables/events.jsonl", "--patterns-from"])
+        .arg(&list)
+        .args(["--count", "-q"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = line_count(&samples().join("tables/events.jsonl")) as u64;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        (2150 + events).to_string()
+    );
+    // A bad pattern and one that matches nothing: each named with its line, the good one
+    // still read, and the command fails.
+    let out = read_with_stdin(
+        &["--patterns-from", "-", "--count", "-q"],
+        "samples/logs/[oops\nsamples/logs/*.log\nsamples/nothing-here/*.txt\n",
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 1"), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "2150",
+        "{stderr}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

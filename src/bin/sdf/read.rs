@@ -21,8 +21,15 @@ use crate::sinks::{ChecksumSink, CountRecords, CountSink, Counted, DigestSum, Pr
 #[derive(Debug, Args)]
 pub(crate) struct ReadArgs {
     /// File patterns, quoted (e.g. 'data/**/*.csv').
-    #[arg(required = true, value_name = "PATTERN")]
+    #[arg(required_unless_present = "patterns_from", value_name = "PATTERN")]
     patterns: Vec<String>,
+    /// Also read the patterns written, one per line, to FILE (`-`: standard input) while the
+    /// read runs: each new pattern is matched and its files read once (a repeated pattern, or a
+    /// file two patterns match, is read once); a bad pattern is reported with its line and the
+    /// others go on (the command then exits with an error). The read ends once the input has
+    /// ended and everything is read.
+    #[arg(long, value_name = "FILE|-")]
+    patterns_from: Option<String>,
     /// How the files' records are framed.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -114,6 +121,14 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             "--columns selects columns of Parquet files: use it with --format parquet".into(),
         );
     }
+    if args.patterns_from.is_some() && args.runner == Runner::Beam {
+        return Err(
+            "--patterns-from reads patterns while the read runs, which --runner beam \
+                    cannot (its job is fixed when it is submitted): pass the patterns as \
+                    arguments"
+                .into(),
+        );
+    }
     let files = expand(&args.patterns, args.allow_empty)?;
     let limit = args.max_record_length.unwrap_or(64 << 20);
     if args.checksum && args.format != Format::Text {
@@ -142,9 +157,17 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
         };
         return crate::beam::read(&args.beam, plan, args.quiet).await;
     }
-    let total: u64 = files.iter().map(|f| f.size).sum();
+    let mut total: u64 = files.iter().map(|f| f.size).sum();
     let mut p = Pipeline::new();
-    let source = p.from_iter("files", files.clone());
+    // With --patterns-from, the files arrive while the read runs: those of the arguments
+    // first, then each new pattern's.
+    let (feed, source) = match &args.patterns_from {
+        Some(from) => {
+            let (sender, source) = p.channel_source("files");
+            (Some((from.clone(), sender)), source)
+        }
+        None => (None, p.from_iter("files", files.clone())),
+    };
     let counted = Arc::new(AtomicU64::new(0));
     let checksum = Arc::new(AtomicU64::new(0));
     match args.format {
@@ -229,10 +252,48 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
     }
     let handle = builder.build().run(p);
     let metrics = handle.metrics_handle();
-    let progress = Progress::start(metrics.clone(), "read", total, args.quiet);
+    // The total is not known while patterns arrive: no bar then, only the summary.
+    let progress = Progress::start(metrics.clone(), "read", total, args.quiet || feed.is_some());
+    let fed = feed.map(|(from, sender)| {
+        let (seen, allow_empty) = (files.clone(), args.allow_empty);
+        tokio::spawn(feed_patterns(from, sender, seen, allow_empty))
+    });
     let result = handle.wait().await;
     let wall = progress.finish();
     result?;
+    let mut files = files;
+    if let Some(fed) = fed {
+        let fed = fed
+            .await
+            .map_err(|e| format!("--patterns-from: the reader of patterns failed: {e}"))?;
+        files = fed.files;
+        total = files.iter().map(|f| f.size).sum();
+        if let Some(error) = fed.error {
+            // Everything the good patterns matched was read; the bad lines fail the command.
+            finish_summary(
+                &args, &counted, &checksum, &metrics, &files, total, wall, columnar,
+            );
+            return Err(error.into());
+        }
+    }
+    finish_summary(
+        &args, &counted, &checksum, &metrics, &files, total, wall, columnar,
+    );
+    Ok(())
+}
+
+/// Prints the figures (`--count`, `--checksum`) on stdout and the summary on stderr.
+#[allow(clippy::too_many_arguments)]
+fn finish_summary(
+    args: &ReadArgs,
+    counted: &AtomicU64,
+    checksum: &AtomicU64,
+    metrics: &sdf_runtime::MetricsHandle,
+    files: &[FileMetadata],
+    total: u64,
+    wall: std::time::Duration,
+    columnar: bool,
+) {
     let m = metrics.snapshot();
     let read = find(&m, "read").cloned().unwrap_or_default();
     if args.checksum {
@@ -267,7 +328,95 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             read.dynamic_splits,
         );
     }
-    Ok(())
+}
+
+/// What `--patterns-from` read: every file sent (the arguments' first), and the first bad line.
+struct Fed {
+    files: Vec<FileMetadata>,
+    error: Option<String>,
+}
+
+/// Reads patterns from `from` (a file, or `-` for standard input) until it ends, and sends
+/// each new file the new patterns match, once, after those of the arguments (`files`).
+async fn feed_patterns(
+    from: String,
+    sender: sdf_runtime::SourceSender<FileMetadata>,
+    files: Vec<FileMetadata>,
+    allow_empty: bool,
+) -> Fed {
+    let (lines_tx, mut lines) = tokio::sync::mpsc::channel::<std::io::Result<String>>(16);
+    let source = from.clone();
+    // Reading lines blocks (a terminal, a pipe): on a thread of its own.
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let reader: Box<dyn BufRead> = if source == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            match std::fs::File::open(&source) {
+                Ok(f) => Box::new(std::io::BufReader::new(f)),
+                Err(e) => {
+                    let _ = lines_tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        };
+        for line in reader.lines() {
+            if lines_tx.blocking_send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen_files: std::collections::HashSet<_> =
+        files.iter().map(|f| f.path.clone()).collect();
+    let mut seen_patterns = std::collections::HashSet::new();
+    let mut fed = Fed { files, error: None };
+    for file in &fed.files {
+        if sender.send(file.clone()).await.is_err() {
+            return fed;
+        }
+    }
+    let mut number = 0u64;
+    let mut errors = Vec::new();
+    while let Some(line) = lines.recv().await {
+        number += 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                errors.push(format!("--patterns-from {from}: cannot read it: {e}"));
+                break;
+            }
+        };
+        let pattern = line.trim();
+        if pattern.is_empty() || !seen_patterns.insert(pattern.to_string()) {
+            continue;
+        }
+        let matched = match expand(&[pattern.to_string()], allow_empty) {
+            Ok(matched) => matched,
+            Err(e) => {
+                let message = format!("--patterns-from {from}: line {number}: {e}");
+                eprintln!("sdf: {message}");
+                errors.push(message);
+                continue;
+            }
+        };
+        for file in matched {
+            if seen_files.insert(file.path.clone()) {
+                if sender.send(file.clone()).await.is_err() {
+                    return fed;
+                }
+                fed.files.push(file);
+            }
+        }
+    }
+    fed.error = match errors.len() {
+        0 => None,
+        1 => errors.pop(),
+        n => Some(format!(
+            "{n} lines of --patterns-from failed; the first: {}",
+            errors[0]
+        )),
+    };
+    fed
 }
 
 /// Applies `read` to the files and ends its records in the sink the arguments ask for: a count,
