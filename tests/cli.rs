@@ -573,3 +573,40 @@ fn patterns_from_stdin_are_read_each_once_and_a_bad_line_is_named() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A failure prints what the person at the command line needs: the file, the offset, what is
+/// wrong and the flag that changes it; not the runtime's frame (the step's element as `Debug`,
+/// the restriction) nor the library's advice.
+#[test]
+fn a_bad_record_is_reported_in_the_command_lines_words() {
+    let dir = temp_dir("cli-words");
+    let csv = dir.join("quoted.csv");
+    fs::write(&csv, "a,b\n\"x\ny\",1\n").unwrap();
+    let json = dir.join("bad.jsonl");
+    fs::write(&json, "{\"a\": 1}\n{\"a\": tru}\n").unwrap();
+    for (path, format, expected) in [
+        (&csv, "csv", "read such files with --multiline"),
+        (&json, "jsonl", "at column 10 of the line"),
+    ] {
+        let out = sdf()
+            .args(["read", path.to_str().unwrap(), "--format", format, "-q"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{format}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(stderr.contains(path.to_str().unwrap()), "{stderr}");
+        assert!(stderr.contains("at byte"), "{stderr}");
+        for internal in [
+            "FileMetadata {",
+            "restriction",
+            "Pipeline::",
+            "ReadCsv::",
+            "connector:",
+            "line 1 column",
+        ] {
+            assert!(!stderr.contains(internal), "{internal:?} in {stderr}");
+        }
+    }
+    let _ = fs::remove_dir_all(&dir);
+}

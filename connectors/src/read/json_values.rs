@@ -215,7 +215,10 @@ impl JsonValues {
 fn bad_json(cx: RecordContext<'_>, e: sonic_rs::Error) -> crate::Error {
     cx.bad_record(
         "JSON lines",
-        format!("{e}; check that the line is one JSON value"),
+        format!(
+            "{}; check that the line is one JSON value",
+            super::jsonl::within_the_line(&e.to_string())
+        ),
     )
 }
 

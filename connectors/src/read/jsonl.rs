@@ -91,6 +91,20 @@ pub(super) fn is_blank(line: &[u8]) -> bool {
 fn bad_json(cx: RecordContext<'_>, e: serde_json::Error) -> crate::Error {
     cx.bad_record(
         "JSON lines",
-        format!("{e}; check the line against the type read"),
+        format!(
+            "{}; check the line against the type read",
+            within_the_line(&e.to_string())
+        ),
     )
+}
+
+/// A JSON parser's message about one line, placed in the line: a record is one line, so the
+/// parser's "line 1" would mislead (the record's offset in the file says where the line is).
+/// Only the message's first line is kept (sonic-rs adds an excerpt below it).
+pub(super) fn within_the_line(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default().trim_end();
+    match first.rsplit_once(" at line 1 column ") {
+        Some((what, column)) => format!("{what} at column {column} of the line"),
+        None => first.to_string(),
+    }
 }

@@ -110,7 +110,54 @@ pub(crate) fn report(error: &(dyn Error + 'static)) -> (Code, String) {
     } else {
         Code::Failed
     };
-    (code, error.to_string())
+    // A reader's error names the file and the offset: it is the message. The runtime's frame
+    // around it (the step, the element as `Debug`, the restriction, the library's advice on
+    // dead letters) is for library users, not for the person who typed the command.
+    if let Some(e) = find::<ConnectorError>(error) {
+        return (code, cli_words(&e.to_string()));
+    }
+    if let Some(RuntimeError::StageFailed {
+        stage,
+        attempts,
+        source,
+        ..
+    }) = error.downcast_ref::<RuntimeError>()
+    {
+        let tries = if *attempts == 1 {
+            String::new()
+        } else {
+            format!(" (tried {attempts} times)")
+        };
+        return (
+            code,
+            format!(
+                "the {stage} step failed{tries}: {}",
+                cli_words(&source.to_string())
+            ),
+        );
+    }
+    (code, cli_words(&error.to_string()))
+}
+
+/// A library's advice in the words of the command line: its builder methods as the flags that
+/// set them, and no advice the command line has no flag for.
+fn cli_words(message: &str) -> String {
+    const WORDS: &[(&str, &str)] = &[
+        (
+            "read such files with ReadCsv::multiline(true)",
+            "read such files with --multiline",
+        ),
+        (
+            "raise the maximum record length, or skip such records (TooLong::Skip)",
+            "raise the limit with --max-record-length",
+        ),
+        ("connector: ", ""),
+    ];
+    let mut message = message.to_string();
+    for (library, command_line) in WORDS {
+        message = message.replace(library, command_line);
+    }
+    message
 }
 
 fn is_bad_data(e: &(dyn Error + 'static)) -> bool {
