@@ -610,3 +610,36 @@ fn a_bad_record_is_reported_in_the_command_lines_words() {
     }
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn small_mistakes_on_the_command_line_say_what_to_write() {
+    let dir = temp_dir("small-mistakes");
+    let file = dir.join("not-a-dir");
+    fs::write(&file, "x").unwrap();
+    let logs = samples().join("logs/*.log");
+    let out = sdf()
+        .args(["read", logs.to_str().unwrap(), "-q", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("it is a file; --out names a directory"),
+        "{stderr}"
+    );
+    let out = sdf()
+        .args([
+            "read",
+            logs.to_str().unwrap(),
+            "--count",
+            "--max-record-length",
+            "1.5MiB",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1536KiB"), "{stderr}");
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -443,6 +443,13 @@ where
     }
     let records = p.apply("read", files, read);
     if let Some(dir) = &args.out {
+        if dir.exists() && !dir.is_dir() {
+            return Err(format!(
+                "--out {}: it is a file; --out names a directory (made if missing)",
+                dir.display()
+            )
+            .into());
+        }
         let files = WriteFiles::builder(dir, format).build::<T>()?;
         p.sink("out", records, files);
     } else {
@@ -466,6 +473,11 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
+    if unit.starts_with(['.', ',']) {
+        return Err(format!(
+            "'{text}': a size is a whole number of its unit: write e.g. 1536KiB for 1.5MiB"
+        ));
+    }
     let number: usize = number
         .parse()
         .map_err(|_| format!("'{text}' is not a size: write e.g. 16MiB, 64KiB or 1000"))?;
@@ -503,5 +515,6 @@ mod tests {
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
         assert!(parse_size("big").unwrap_err().contains("16MiB"));
         assert!(parse_size("3TiB").unwrap_err().contains("unit"));
+        assert!(parse_size("1.5MiB").unwrap_err().contains("whole number"));
     }
 }
