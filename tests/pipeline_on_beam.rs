@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use prost::Message;
 use sdf_beam::harness::PoolListener;
 use sdf_beam::translate::external_environment;
 use sdf_connectors::{FileMetadata, MatchOptions, ReadText, Text, WriteFiles, match_pattern};
@@ -73,26 +72,12 @@ async fn a_runtime_pipeline_writes_on_beam_what_it_writes_embedded_once_per_reco
     beam.set_environment(external_environment(&listener.address().to_string()));
     let (proto, registry) = beam.build();
     let _pool = listener.serve(registry);
-    let path = root.join("pipeline.binpb");
-    std::fs::write(&path, proto.encode_to_vec()).unwrap();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("sdf-beam/tests/support/run_fn_api_runner.py");
-    let venv = sdf_beam::local::venv().unwrap_or_else(|e| panic!("{e}"));
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(venv.join("bin/python"))
-            .arg(&script)
-            .arg(&path)
-            .arg("1")
-            .output()
-            .unwrap()
+    let result = tokio::task::spawn_blocking(move || {
+        sdf_beam::local::run_on_fn_api_runner(&proto, 1).unwrap_or_else(|e| panic!("{e}"))
     })
     .await
     .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(result["state"], "DONE", "{result}");
     let (lines, discarded) = published(&beam_out);
     assert_eq!(lines, expected, "every record published once");
     assert!(

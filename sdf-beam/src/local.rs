@@ -270,3 +270,40 @@ impl Drop for PythonWorkerPool {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The script [`run_on_fn_api_runner`] runs.
+const FN_API_RUNNER_SCRIPT: &str = include_str!("run_fn_api_runner.py");
+
+/// Runs `pipeline` on Beam's FnApiRunner directly (not through the job service, which does not
+/// pass `direct_runner_bundle_repeat` on), with every bundle run `bundle_repeat` extra times
+/// and those runs discarded, as a runner discards failed attempts. The pipeline's workers must
+/// be reachable (an EXTERNAL environment at a running worker pool). Returns what the script
+/// prints: `{"state": …, "counters": {"namespace/name/transform": value}}`, the committed
+/// user counters.
+pub fn run_on_fn_api_runner(
+    pipeline: &crate::proto::pipeline::Pipeline,
+    bundle_repeat: u32,
+) -> Result<serde_json::Value> {
+    use prost::Message;
+    let venv = venv()?;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("sdf-fn-api-runner-{}-{n}", std::process::id()));
+    let io = |e: std::io::Error| failed("its directory", format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let (script, proto) = (dir.join("run_fn_api_runner.py"), dir.join("pipeline.binpb"));
+    std::fs::write(&script, FN_API_RUNNER_SCRIPT).map_err(io)?;
+    std::fs::write(&proto, pipeline.encode_to_vec()).map_err(io)?;
+    let output = run(
+        Command::new(venv.join("bin/python"))
+            .arg(&script)
+            .arg(&proto)
+            .arg(bundle_repeat.to_string()),
+        "running the FnApiRunner",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output?.stdout).into_owned();
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .map_err(|e| failed("the FnApiRunner's answer", format!("{e}: {stdout}")))
+}

@@ -4,45 +4,17 @@
 //! `BeamPipeline::write` are published once, and counters count once.
 //!
 //! The job service does not pass `direct_runner_bundle_repeat` on to its runner, so this test
-//! runs the pipeline proto on the FnApiRunner directly (`support/run_fn_api_runner.py`), with
+//! runs the pipeline proto on the FnApiRunner directly (`sdf_beam::local::run_on_fn_api_runner`), with
 //! this process as the worker (EXTERNAL environment).
 
 use std::net::SocketAddr;
 use std::path::Path;
 
-use prost::Message;
 use sdf_beam::Create;
 use sdf_beam::harness::PoolListener;
 use sdf_beam::translate::{BeamPipeline, external_environment};
 use sdf_connectors::{Json, WriteFiles};
 use sdf_core::testing::CountFn;
-
-/// Runs `pipeline` on the FnApiRunner with `repeat` extra runs of every bundle; returns the
-/// committed counters it printed.
-fn run_on_fn_api_runner(
-    pipeline: &sdf_beam::proto::pipeline::Pipeline,
-    repeat: u32,
-    dir: &Path,
-) -> serde_json::Value {
-    let venv = sdf_beam::local::venv().unwrap_or_else(|e| panic!("{e}"));
-    let path = dir.join("pipeline.binpb");
-    std::fs::write(&path, pipeline.encode_to_vec()).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/run_fn_api_runner.py");
-    let output = std::process::Command::new(venv.join("bin/python"))
-        .arg(&script)
-        .arg(&path)
-        .arg(repeat.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "the FnApiRunner failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
 
 /// Lines of the published files (not those in hidden staging directories), sorted.
 fn published_lines(dir: &Path) -> Vec<String> {
@@ -103,9 +75,8 @@ async fn repeated_bundles_publish_their_files_once_and_count_once() {
     p.counters("Tally", &records, |_: &(String, i64)| vec![("records", 1)]);
     let (pipeline, registry) = p.build();
     let pool = listener.serve(registry);
-    let result = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || run_on_fn_api_runner(&pipeline, 1, &dir)
+    let result = tokio::task::spawn_blocking(move || {
+        sdf_beam::local::run_on_fn_api_runner(&pipeline, 1).unwrap_or_else(|e| panic!("{e}"))
     })
     .await
     .unwrap();

@@ -4,10 +4,8 @@
 //! bundles; a step with no translation is refused by name.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
-use prost::Message;
 use sdf_beam::BeamRunner;
 use sdf_beam::harness::PoolListener;
 use sdf_beam::local::PythonJobService;
@@ -68,29 +66,12 @@ async fn collected_records_are_exact_though_the_runner_repeats_every_bundle() {
     beam.set_environment(external_environment(&listener.address().to_string()));
     let (proto, registry) = beam.build();
     let pool = listener.serve(registry);
-    let dir = std::env::temp_dir().join(format!("sdf-runtime-on-beam-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("pipeline.binpb");
-    std::fs::write(&path, proto.encode_to_vec()).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../sdf-beam/tests/support/run_fn_api_runner.py");
-    let venv = sdf_beam::local::venv().unwrap_or_else(|e| panic!("{e}"));
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(venv.join("bin/python"))
-            .arg(&script)
-            .arg(&path)
-            .arg("1")
-            .output()
-            .unwrap()
+    let result = tokio::task::spawn_blocking(move || {
+        sdf_beam::local::run_on_fn_api_runner(&proto, 1).unwrap_or_else(|e| panic!("{e}"))
     })
     .await
     .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(result["state"], "DONE", "{result}");
     // Every bundle ran twice (one run discarded), and each record was collected once.
     let bundles = sdf_beam::harness::HarnessStats::get(&pool.stats().bundles);
     assert!(bundles >= 4, "{bundles} bundles");
