@@ -171,7 +171,8 @@ macro_rules! batching_options {
 }
 
 /// CSV into `RecordBatch`es: the framing of [`Csv`](super::Csv) (a header record by default,
-/// `,` and `"`, newlines in quoted fields only with `multiline(true)`), decoded by `arrow-csv`.
+/// `,` and `"`, strict quoting, newlines in quoted fields allowed, split anywhere), decoded by
+/// `arrow-csv`.
 #[derive(Debug, Clone)]
 pub struct CsvBatches {
     framing: Framing,
@@ -186,7 +187,8 @@ impl ReadFile<CsvBatches> {
         ReadFile::with_format(CsvBatches {
             framing: Framing::Csv {
                 quote: b'"',
-                multiline: false,
+                delimiter: b',',
+                multiline: true,
             },
             delimiter: b',',
             has_headers: true,
@@ -196,7 +198,11 @@ impl ReadFile<CsvBatches> {
 
     /// The field delimiter (default `,`).
     pub fn delimiter(mut self, delimiter: u8) -> Self {
-        self.format_mut().delimiter = delimiter;
+        let format = self.format_mut();
+        format.delimiter = delimiter;
+        if let Framing::Csv { delimiter: d, .. } = &mut format.framing {
+            *d = delimiter;
+        }
         self
     }
 
@@ -214,8 +220,8 @@ impl ReadFile<CsvBatches> {
         self
     }
 
-    /// Whether quoted fields may hold newlines (default: no); with `true` files are read
-    /// whole, from their start, as with [`ReadCsv`](super::ReadCsv).
+    /// Whether quoted fields may hold newlines (default: yes), as with
+    /// [`ReadCsv`](super::ReadCsv).
     pub fn multiline(mut self, yes: bool) -> Self {
         if let Framing::Csv { multiline, .. } = &mut self.format_mut().framing {
             *multiline = yes;

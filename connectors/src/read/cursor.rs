@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::codec::Codec;
 use super::format::Format;
-use super::frame::{Framed, Framer};
+use super::csv_split;
+use super::frame::{CsvFault, Framed, Framer, Framing};
 use super::options::ReadOptions;
 use super::range::{Access, FileRange};
 use super::source::Source;
@@ -60,18 +61,33 @@ impl<S> Cursor<S> {
         if start > header_end {
             if range.access.is_splittable() {
                 let back = start.saturating_sub(framer.delimiter_len() as u64);
+                // CSV: whether `back` is inside a quoted field (the header ends outside one).
+                let quoted = match *framing {
+                    Framing::Csv {
+                        quote, delimiter, ..
+                    } if back > header_end => csv_split::quoted_before(
+                        &mut source,
+                        back,
+                        quote,
+                        delimiter,
+                        options.max_record_length,
+                        options.too_long,
+                    )?,
+                    _ => false,
+                };
                 source.seek(back)?;
                 framer.restart_at(back);
                 let end = u64::try_from(range.range.end()).unwrap_or(0);
-                if !framer.skip_partial(&mut source, end)? {
+                if !framer.skip_partial(&mut source, end, quoted)? {
                     return Ok(None);
                 }
             } else {
                 // Record boundaries are known only from the start: frame up to `start`.
                 while framer.has_record(&mut source)? && framer.offset() < start {
                     let offset = framer.offset();
-                    if let Framed::QuotedNewline = framer.next(&mut source, true)? {
-                        return Err(quoted_newline(&source, offset));
+                    let _ = offset;
+                    if let Framed::BadCsv { record, at, fault } = framer.next(&mut source, true)? {
+                        return Err(bad_csv(&source, framer.quote(), record, at, fault));
                     }
                 }
             }
@@ -98,7 +114,9 @@ fn read_headers(
         match framer.next(source, false)? {
             Framed::Record(bytes) => headers.push(strip_bom(offset, bytes).to_vec()),
             Framed::Text(text) => headers.push(strip_bom_str(offset, text).as_bytes().to_vec()),
-            Framed::QuotedNewline => return Err(quoted_newline(source, offset)),
+            Framed::BadCsv { record, at, fault } => {
+                return Err(bad_csv(source, framer.quote(), record, at, fault));
+            }
             Framed::TooLong | Framed::Skipped => {
                 return Err(Error::RecordTooLong {
                     at: source.at(offset),
@@ -126,14 +144,18 @@ pub(crate) fn strip_bom_str(offset: u64, text: &str) -> &str {
     &text[text.len() - strip_bom(offset, text.as_bytes()).len()..]
 }
 
-/// The error of a CSV newline in quotes while the file is split at newlines.
-pub(crate) fn quoted_newline(source: &Source, offset: u64) -> Error {
+/// The error of CSV that breaks the rules at offset `at` (see [`Framing::Csv`]).
+/// The error of the record at `record` whose CSV breaks the rules at `at`.
+pub(crate) fn bad_csv(source: &Source, quote: u8, record: u64, at: u64, fault: CsvFault) -> Error {
+    let what = fault.describe(quote);
     Error::BadRecord {
-        at: source.at(offset),
+        at: source.at(record),
         format: "CSV",
-        reason: "a quoted field holds a newline, but the reader splits files at newlines; \
-                 read such files with ReadCsv::multiline(true)"
-            .into(),
+        reason: if at == record {
+            what
+        } else {
+            format!("at byte {at}, {what}")
+        },
     }
 }
 

@@ -16,13 +16,19 @@ pub enum Framing {
     /// Records ending with this delimiter, taken as is. Build it with
     /// [`Framing::delimiter`], which refuses empty and self-overlapping delimiters.
     Delimiter(Vec<u8>),
-    /// CSV records: lines as [`Lines`](Self::Lines), except that a `\n` inside a field quoted
-    /// with `quote` does not end the record when `multiline` is set; without it, such a
-    /// newline is an error (the file was split at newlines, so the record cannot be trusted).
+    /// CSV records (RFC 4180): lines as [`Lines`](Self::Lines), except that a `\n` inside a
+    /// field quoted with `quote` does not end the record (unless `multiline` is off: then such
+    /// a newline is an error). Quotes are checked as they are met: a quote opens a field only
+    /// at its start, closes it only before `delimiter`, a line end or the end of the file, and
+    /// is written twice inside one; a `\r` outside quotes must be followed by `\n`. Anything
+    /// else is a [`CsvFault`], so the quote state at any byte is the parity of the quotes
+    /// before it, which is what lets a file split anywhere (see [`ReadCsv`](crate::ReadCsv)).
     Csv {
         /// The quote character; `""` inside a quoted field is a quote.
         quote: u8,
-        /// Whether quoted fields may hold newlines (the file is then read unsplit).
+        /// The field delimiter.
+        delimiter: u8,
+        /// Whether quoted fields may hold newlines (default: yes).
         multiline: bool,
     },
 }
@@ -67,8 +73,56 @@ enum Kind {
     Bytes(Box<memmem::Finder<'static>>),
     Csv {
         quote: u8,
+        delimiter: u8,
         multiline: bool,
     },
+}
+
+/// What is wrong with the CSV at a byte (see [`Framing::Csv`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvFault {
+    /// A quote inside a field that does not start with one.
+    StrayQuote,
+    /// A quote that closes a quoted field is followed by this byte, not a delimiter or a line end.
+    AfterClosingQuote(u8),
+    /// A `\r` outside quotes that is not followed by `\n`.
+    LoneCr,
+    /// The file ends inside the quoted field that opens at this offset.
+    Unterminated {
+        /// Where the quoted field opens.
+        opened_at: u64,
+    },
+    /// A newline inside a quoted field, refused (`multiline` off).
+    QuotedNewline,
+}
+
+impl CsvFault {
+    /// What is wrong, for a person reading the file.
+    pub fn describe(self, quote: u8) -> String {
+        let q = quote as char;
+        match self {
+            CsvFault::StrayQuote => format!(
+                "a quote ({q}) in the middle of a field that does not start with one; RFC 4180 \
+                 quotes whole fields, writing a quote inside one twice ({q}5{q}{q} screen{q})"
+            ),
+            CsvFault::AfterClosingQuote(b) => format!(
+                "the quote ({q}) that closes a quoted field is followed by {:?}, not a \
+                 delimiter or a line end; a quote inside a quoted field is written twice ({q}{q})",
+                b as char
+            ),
+            CsvFault::LoneCr => "a carriage return (\\r) not followed by a line feed, outside \
+                 quotes: records end with \\n or \\r\\n, and CR-only line ends (classic Mac \
+                 OS) are not read; convert them (e.g. tr '\\r' '\\n')"
+                .to_string(),
+            CsvFault::Unterminated { opened_at } => format!(
+                "the quoted field opened at byte {opened_at} is never closed: the file ends \
+                 inside it (a missing closing quote, or the file is cut)"
+            ),
+            CsvFault::QuotedNewline => "a quoted field holds a newline, which this reader \
+                 refuses (ReadCsv::multiline(false))"
+                .to_string(),
+        }
+    }
 }
 
 impl Kind {
@@ -83,8 +137,13 @@ impl Kind {
                 strip_cr: false,
             },
             Framing::Delimiter(d) => Kind::Bytes(Box::new(memmem::Finder::new(d).into_owned())),
-            Framing::Csv { quote, multiline } => Kind::Csv {
+            Framing::Csv {
+                quote,
+                delimiter,
+                multiline,
+            } => Kind::Csv {
                 quote: *quote,
+                delimiter: *delimiter,
                 multiline: *multiline,
             },
         }
@@ -113,8 +172,13 @@ pub(crate) enum Framed<'a> {
     Skipped,
     /// A record longer than the limit (when not skipping); the framer must not be used again.
     TooLong,
-    /// A CSV newline inside quotes while not multiline; the framer must not be used again.
-    QuotedNewline,
+    /// CSV that breaks the rules at offset `at`, in the record that starts at `record`; the
+    /// framer must not be used again.
+    BadCsv {
+        record: u64,
+        at: u64,
+        fault: CsvFault,
+    },
 }
 
 /// The result of one search of the buffer.
@@ -128,7 +192,18 @@ enum Found {
     Not {
         resume: usize,
     },
-    QuotedNewline,
+    /// CSV that breaks the rules at this index.
+    Bad {
+        at: usize,
+        fault: CsvFault,
+    },
+}
+
+/// Where a CSV search is: inside quotes or not, and where the open quoted field opened.
+#[derive(Debug, Clone, Copy, Default)]
+struct Quotes {
+    inside: bool,
+    opened: usize,
 }
 
 /// Finds records in a buffer refilled from a [`Source`].
@@ -222,20 +297,36 @@ impl Framer {
         Ok(self.start < self.end)
     }
 
-    /// Skips through the first newline (or delimiter) at the cursor, quotes ignored: after a
-    /// seek to `s − delimiter length`, the cursor is then at the first record starting at `s`
-    /// or later. Returns `false` when no delimiter ends before offset `until` (the end of the
-    /// range being opened): no record starts in the range, and the skip stops there instead
-    /// of reading a long record to its end (a 10 GB line would otherwise be read whole by
-    /// each of its ranges). The cursor is then inside a record: do not read from it.
-    pub(crate) fn skip_partial(&mut self, src: &mut Source, until: u64) -> Result<bool> {
+    /// Skips through the first newline (or delimiter) at the cursor: after a seek to
+    /// `s − delimiter length`, the cursor is then at the first record starting at `s` or later.
+    /// For CSV, `quoted` says whether the cursor is inside a quoted field, and quotes are
+    /// followed by parity (they are checked by the range whose record these bytes are).
+    /// Returns `false` when no delimiter ends before offset `until` (the end of the range
+    /// being opened): no record starts in the range, and the skip stops there instead of
+    /// reading a long record to its end (a 10 GB line would otherwise be read whole by each of
+    /// its ranges). The cursor is then inside a record: do not read from it.
+    pub(crate) fn skip_partial(
+        &mut self,
+        src: &mut Source,
+        until: u64,
+        mut quoted: bool,
+    ) -> Result<bool> {
         loop {
             let hay = &self.buf[self.start..self.end];
-            // Quotes are ignored: CSV read split at newlines forbids newlines in quotes
-            // (multiline CSV is read from its start, never skipped into).
             let (found, keep) = match &self.kind {
                 Kind::Byte { byte, .. } => (memchr::memchr(*byte, hay).map(|i| i + 1), 0),
-                Kind::Csv { .. } => (memchr::memchr(b'\n', hay).map(|i| i + 1), 0),
+                Kind::Csv { quote, .. } => {
+                    let mut found = None;
+                    for i in memchr::memchr2_iter(*quote, b'\n', hay) {
+                        if hay[i] == *quote {
+                            quoted = !quoted;
+                        } else if !quoted {
+                            found = Some(i + 1);
+                            break;
+                        }
+                    }
+                    (found, 0)
+                }
                 Kind::Bytes(finder) => (
                     finder.find(hay).map(|i| i + finder.needle().len()),
                     finder.needle().len() - 1,
@@ -256,6 +347,14 @@ impl Framer {
                 return Ok(false);
             }
             self.fill(src)?;
+        }
+    }
+
+    /// The CSV quote character (`"` for other framings), for messages.
+    pub(crate) fn quote(&self) -> u8 {
+        match self.kind {
+            Kind::Csv { quote, .. } => quote,
+            _ => b'"',
         }
     }
 
@@ -297,16 +396,31 @@ impl Framer {
             _ => 1,
         });
         let mut scan = self.start;
-        let mut in_quotes = false;
+        let mut quotes = Quotes::default();
         let mut skipping = false;
         loop {
-            match self.search(scan, &mut in_quotes) {
+            match self.search(scan, &mut quotes) {
                 Found::End { at, after } => {
                     let record = (self.start, self.strip_cr(self.start, at));
                     self.start = after;
                     return Ok(self.framed(record, skipping, skip_long));
                 }
-                Found::QuotedNewline => return Ok(Framed::QuotedNewline),
+                Found::Bad { at, fault } => {
+                    return Ok(Framed::BadCsv {
+                        record: self.base + self.start as u64,
+                        at: self.base + at as u64,
+                        fault,
+                    });
+                }
+                Found::Not { .. } if self.eof && quotes.inside => {
+                    return Ok(Framed::BadCsv {
+                        record: self.base + self.start as u64,
+                        at: self.base + self.start as u64,
+                        fault: CsvFault::Unterminated {
+                            opened_at: self.base + quotes.opened as u64,
+                        },
+                    });
+                }
                 Found::Not { resume } if self.eof => {
                     let _ = resume;
                     // A last record without its delimiter: whole only if the file ends here.
@@ -324,14 +438,17 @@ impl Framer {
                         skipping = true;
                     }
                     if skipping {
-                        // Keep only what the search still needs: a partial delimiter.
-                        let keep = self.kind.delimiter_len() - 1;
+                        // Keep only what the search still needs: a partial delimiter, or the
+                        // CSV byte whose meaning depends on the next.
+                        let keep = (self.kind.delimiter_len() - 1).max(self.end - scan);
                         self.start = self.end - keep.min(self.end - self.start);
                         scan = self.start;
                     }
                     let offset = scan - self.start;
+                    let opened = quotes.opened.saturating_sub(self.start);
                     self.fill(src)?;
                     scan = self.start + offset;
+                    quotes.opened = self.start + opened;
                 }
             }
         }
@@ -426,7 +543,7 @@ impl Framer {
 
     /// Searches `buf[scan..end]` for the end of the record at `start`.
     #[inline]
-    fn search(&self, scan: usize, in_quotes: &mut bool) -> Found {
+    fn search(&self, scan: usize, quotes: &mut Quotes) -> Found {
         let hay = &self.buf[scan..self.end];
         match &self.kind {
             Kind::Byte { byte, .. } => match memchr::memchr(*byte, hay) {
@@ -448,23 +565,91 @@ impl Framer {
                     }
                 }
             },
-            Kind::Csv { quote, multiline } => {
-                let mut at = 0;
-                while let Some(i) = memchr::memchr2(*quote, b'\n', &hay[at..]) {
-                    let i = at + i;
-                    if hay[i] == *quote {
-                        *in_quotes = !*in_quotes;
-                    } else if !*in_quotes {
-                        return Found::End {
-                            at: scan + i,
-                            after: scan + i + 1,
+            Kind::Csv {
+                quote,
+                delimiter,
+                multiline,
+            } => self.search_csv(scan, quotes, *quote, *delimiter, *multiline),
+        }
+    }
+
+    /// The CSV search: the end of the record, checking each quote and `\r` on the way (see
+    /// [`Framing::Csv`]). A byte whose meaning depends on the next one, when that one is not
+    /// in yet, is searched again after the fill (`Not { resume }` at it, `quotes` as before it).
+    #[inline]
+    fn search_csv(
+        &self,
+        scan: usize,
+        quotes: &mut Quotes,
+        quote: u8,
+        delimiter: u8,
+        multiline: bool,
+    ) -> Found {
+        let (buf, end) = (&self.buf[..self.end], self.end);
+        let mut i = scan;
+        loop {
+            let found = if !quotes.inside {
+                memchr::memchr3(quote, b'\n', b'\r', &buf[i..])
+            } else if multiline {
+                memchr::memchr(quote, &buf[i..])
+            } else {
+                memchr::memchr2(quote, b'\n', &buf[i..])
+            };
+            let Some(j) = found.map(|j| i + j) else {
+                return Found::Not { resume: end };
+            };
+            let byte = buf[j];
+            let next = buf.get(j + 1).copied();
+            if byte == quote {
+                if !quotes.inside {
+                    if j != self.start && buf[j - 1] != delimiter {
+                        return Found::Bad {
+                            at: j,
+                            fault: CsvFault::StrayQuote,
                         };
-                    } else if !multiline {
-                        return Found::QuotedNewline;
                     }
-                    at = i + 1;
+                    (quotes.inside, quotes.opened) = (true, j);
+                    i = j + 1;
+                    continue;
                 }
-                Found::Not { resume: self.end }
+                match next {
+                    None if !self.eof => return Found::Not { resume: j },
+                    Some(n) if n == quote => i = j + 2,
+                    None => {
+                        quotes.inside = false;
+                        i = j + 1;
+                    }
+                    Some(n) if n == delimiter || n == b'\n' || n == b'\r' => {
+                        quotes.inside = false;
+                        i = j + 1;
+                    }
+                    Some(n) => {
+                        return Found::Bad {
+                            at: j + 1,
+                            fault: CsvFault::AfterClosingQuote(n),
+                        };
+                    }
+                }
+            } else if byte == b'\n' {
+                if !quotes.inside {
+                    return Found::End { at: j, after: j + 1 };
+                }
+                return Found::Bad {
+                    at: j,
+                    fault: CsvFault::QuotedNewline,
+                };
+            } else {
+                // A `\r` outside quotes: the first half of a line end, or the last byte.
+                match next {
+                    None if !self.eof => return Found::Not { resume: j },
+                    None | Some(b'\n') => i = j + 1,
+                    Some(_) => {
+                        return Found::Bad {
+                            at: j,
+                            fault: CsvFault::LoneCr,
+                        };
+                    }
+                }
             }
         }
     }

@@ -92,8 +92,21 @@
 //!   resume without a parked reader, so a restart in the middle of a large compressed file
 //!   pays for the part already read once more.
 //!
-//! CSV files whose quoted fields hold newlines ([`ReadCsv::multiline`](ReadFile::multiline))
-//! are read the same way ([`Access::FromStart`]) with file offsets.
+//! ## CSV split anywhere
+//!
+//! A CSV field may hold newlines inside quotes, so a newline after a range's start need not
+//! end a record. A range finds its first record by deciding whether the byte before its start
+//! is inside quotes, without reading the file before it: quotes are checked as they are read
+//! (a quote opens a field only at its start and closes it only before a delimiter or a line
+//! end), so the quote state of every byte is the parity of the quotes before it, and the two
+//! candidate states are followed over the next bytes until one breaks the rules; usually the
+//! first quote next to a letter decides. The one that survives is the file's: a file that
+//! keeps the rules never breaks them in its real state, and one that does not fails the read
+//! in the range whose record breaks them. The cost: the few bytes until a deciding quote;
+//! up to the record-length limit of bytes without a quote (a file with no quotes at all); and,
+//! where neither state breaks the rules within that look-ahead, a count of the quotes in the
+//! bytes before the range. Checkpoints of CSV read before this rule ([`Access::FromStart`])
+//! still resume, from the file's start.
 //!
 //! ## Batches
 //!
@@ -126,6 +139,7 @@ mod arrow;
 mod cache;
 mod codec;
 mod csv;
+mod csv_split;
 mod cursor;
 mod digest;
 mod format;
@@ -143,13 +157,13 @@ mod text;
 
 #[cfg(feature = "arrow")]
 pub use self::arrow::{BatchState, CsvBatches, JsonBatches, ReadCsvBatches, ReadJsonBatches};
-pub use self::csv::{Csv, CsvState, ReadCsv};
+pub use self::csv::{Csv, CsvHeader, CsvRow, CsvState, ReadCsv};
 #[cfg(feature = "parquet")]
 pub use self::parquet::ReadParquet;
 pub use codec::{Codec, Compression};
 pub use digest::{LineDigest, LineDigests, ReadLineDigests};
 pub use format::{Format, Record, RecordContext, WithMetadata};
-pub use frame::Framing;
+pub use frame::{CsvFault, Framing};
 #[cfg(feature = "sonic")]
 pub use json_values::{DEFAULT_MAX_DEPTH, JsonValues, MAX_DEPTH_LIMIT, ReadJsonValues};
 pub use jsonl::{JsonLines, ReadJsonLines};

@@ -10,9 +10,9 @@ use sdf_core::{
 };
 
 use super::codec::Compression;
-use super::cursor::{Cursor, Parking, quoted_newline, strip_bom, strip_bom_str};
+use super::cursor::{Cursor, Parking, bad_csv, strip_bom, strip_bom_str};
 use super::format::{Format, RecordContext, WithMetadata};
-use super::frame::{Framed, Framing};
+use super::frame::Framed;
 use super::options::{EventTime, ReadOptions, TooLong};
 use super::range::{Access, FilePosition, FileRange, FileRangeTracker};
 use super::source::OnChange;
@@ -229,19 +229,7 @@ impl<F: Format> SplittableDoFn for ReadFile<F> {
                 file.size
             ),
         })?;
-        let whole = matches!(
-            self.format.framing(),
-            Framing::Csv {
-                multiline: true,
-                ..
-            }
-        );
-        let access = if whole {
-            Access::FromStart
-        } else {
-            Access::Seek
-        };
-        Ok(FileRange::new(OffsetRange::new(0, size), access))
+        Ok(FileRange::new(OffsetRange::new(0, size), Access::Seek))
     }
 
     /// Pieces of about `desired_size` bytes (at least the minimum split size) of a plain file;
@@ -360,7 +348,10 @@ impl<F: Format> SplittableDoFn for ReadFile<F> {
                     tracing::warn!(at = %cursor.source.at(offset), limit = self.options.max_record_length, "skipped a record longer than the limit");
                     None
                 }
-                Framed::QuotedNewline => return Err(quoted_newline(&cursor.source, offset).into()),
+                Framed::BadCsv { record, at, fault } => {
+                    let quote = cursor.framer.quote();
+                    return Err(bad_csv(&cursor.source, quote, record, at, fault).into());
+                }
                 Framed::TooLong => {
                     let limit = self.options.max_record_length;
                     return Err(Error::RecordTooLong {
