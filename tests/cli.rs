@@ -70,10 +70,7 @@ fn read_counts_csv_and_json_lines_records() {
     let tables = samples().join("tables");
     let csv = tables.join("orders.csv").display().to_string();
     let jsonl = tables.join("events.jsonl").display().to_string();
-    assert_eq!(
-        count(&["read", &csv, "--format", "csv", "--multiline"]),
-        500
-    );
+    assert_eq!(count(&["read", &csv, "--format", "csv"]), 500);
     assert_eq!(count(&["read", &jsonl, "--format", "jsonl"]), 800);
 }
 
@@ -580,12 +577,12 @@ fn patterns_from_stdin_are_read_each_once_and_a_bad_line_is_named() {
 #[test]
 fn a_bad_record_is_reported_in_the_command_lines_words() {
     let dir = temp_dir("cli-words");
-    let csv = dir.join("quoted.csv");
-    fs::write(&csv, "a,b\n\"x\ny\",1\n").unwrap();
+    let csv = dir.join("ragged.csv");
+    fs::write(&csv, "a,b\n\"x\ny\",1\n2,3,4\n").unwrap();
     let json = dir.join("bad.jsonl");
     fs::write(&json, "{\"a\": 1}\n{\"a\": tru}\n").unwrap();
     for (path, format, expected) in [
-        (&csv, "csv", "read such files with --multiline"),
+        (&csv, "csv", "accept such records with --flexible"),
         (&json, "jsonl", "at column 10 of the line"),
     ] {
         let out = sdf()
@@ -641,5 +638,108 @@ fn small_mistakes_on_the_command_line_say_what_to_write() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1536KiB"), "{stderr}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = sdf().args(args).arg("--quiet").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// CSV rows print as objects keyed by the header (arrays when asked), `--out` writes CSV that
+/// reads back as the same rows, header included, and inputs whose columns come in another
+/// order are written by name; inputs with other columns are refused.
+#[test]
+fn csv_rows_are_objects_and_round_trip_through_out() {
+    let orders = samples().join("tables/orders.csv");
+    let orders = orders.to_str().unwrap();
+    let rows = stdout_of(&["read", orders, "--format", "csv", "--workers", "2"]);
+    let first: serde_json::Value = serde_json::from_str(rows.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({"id": "1", "customer": "cust-013", "amount": "50.22", "note": "line one\nline two"})
+    );
+    let arrays = stdout_of(&[
+        "read",
+        orders,
+        "--format",
+        "csv",
+        "--arrays",
+        "--workers",
+        "1",
+    ]);
+    assert!(
+        arrays.starts_with(r#"["1","cust-013","50.22","line one\nline two"]"#),
+        "{arrays}"
+    );
+    let no_header = stdout_of(&[
+        "read",
+        orders,
+        "--format",
+        "csv",
+        "--no-header",
+        "--workers",
+        "1",
+    ]);
+    assert!(
+        no_header.starts_with(r#"["id","customer","amount","note"]"#),
+        "{no_header}"
+    );
+
+    let dir = temp_dir("csv-out");
+    let other = dir.join("other-order.csv");
+    fs::write(
+        &other,
+        "note,id,amount,customer\n\"a, b\",501,1.5,cust-001\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let both = format!("{}", other.display());
+    stdout_of(&[
+        "read",
+        orders,
+        &both,
+        "--format",
+        "csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let pattern = format!("{}/*.csv", out.display());
+    assert_eq!(count(&["read", &pattern, "--format", "csv"]), 501);
+    let mut back: Vec<serde_json::Value> = stdout_of(&["read", &pattern, "--format", "csv"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    back.sort_by_key(|r| r["id"].as_str().unwrap().parse::<u64>().unwrap());
+    assert_eq!(back[0], first);
+    assert_eq!(
+        back[500],
+        serde_json::json!({"id": "501", "customer": "cust-001", "amount": "1.5", "note": "a, b"})
+    );
+
+    let unlike = dir.join("unlike.csv");
+    fs::write(&unlike, "id,name\n1,x\n").unwrap();
+    let refused = dir.join("refused");
+    let output = sdf()
+        .args([
+            "read",
+            orders,
+            unlike.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--workers",
+            "1",
+        ])
+        .args(["--out", refused.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("different columns"), "{stderr}");
     let _ = fs::remove_dir_all(&dir);
 }

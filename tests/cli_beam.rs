@@ -58,7 +58,6 @@ fn a_read_on_beam_prints_what_the_embedded_read_prints() {
             "samples/tables/orders.csv",
             "--format",
             "csv",
-            "--multiline",
             "--count",
         ],
         &[

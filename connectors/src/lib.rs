@@ -48,8 +48,8 @@ pub use tail::{
     TailTracker, Truncation,
 };
 pub use write::{
-    Csv, EncodeError, FileFormat, FileIdentity, FileNaming, Json, StagedFile, Text, WriteCommit,
-    WriteFiles, WriteFilesBuilder,
+    Csv, CsvRows, EncodeError, FileFormat, FileIdentity, FileNaming, Json, StagedFile, Text,
+    WriteCommit, WriteFiles, WriteFilesBuilder,
 };
 #[cfg(feature = "testing")]
 pub use write::{FaultInjector, IoStep};

@@ -117,7 +117,9 @@ fn csv_with_quoted_newlines_splits_anywhere() {
         let newline = record + csv[record..].find('\n').unwrap();
         assert!(
             err.contains(&format!("byte {record} of"))
-                && err.contains(&format!("at byte {newline}, a quoted field holds a newline"))
+                && err.contains(&format!(
+                    "at byte {newline}, a quoted field holds a newline"
+                ))
                 && err.contains("hard.csv")
                 && err.contains("multiline(false)"),
             "{err}"
@@ -140,7 +142,9 @@ fn csv_ranges_start_where_a_reader_from_byte_zero_says() {
     for (i, text) in files.iter().enumerate() {
         let file = dir.file(&format!("s{i}.csv"), text);
         let want = run_to_completion(
-            &ReadCsv::<Vec<String>>::new().flexible(true).buffer_size(1 << 20),
+            &ReadCsv::<Vec<String>>::new()
+                .flexible(true)
+                .buffer_size(1 << 20),
             &file,
         )
         .unwrap_or_else(|e| panic!("{text:?}: {e}"));
@@ -193,7 +197,9 @@ fn random_csv_reads_the_same_split_anywhere() {
     let dir = TempDir::new("csv-random");
     let mut seed: u64 = 0x5DF_2026;
     let mut next = move |n: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) % n
     };
     for case in 0..40 {
@@ -207,7 +213,8 @@ fn random_csv_reads_the_same_split_anywhere() {
                 for _ in 0..next(5) {
                     field.push_str(["a", ",", "\"", "\n", "\r\n", "b"][next(6) as usize]);
                 }
-                let must = field.contains([',', '"', '\n', '\r']) || (field.is_empty() && columns == 1);
+                let must =
+                    field.contains([',', '"', '\n', '\r']) || (field.is_empty() && columns == 1);
                 fields.push(if must || (row > 0 && next(3) == 0) {
                     quote(&field)
                 } else {
@@ -223,8 +230,16 @@ fn random_csv_reads_the_same_split_anywhere() {
             .records()
             .map(|r| r.unwrap().iter().map(String::from).collect())
             .collect();
-        let read = || ReadCsv::<Vec<String>>::new().buffer_size(4).min_split_size(1);
-        assert_eq!(run_to_completion(&read(), &file).unwrap(), theirs, "{text:?}");
+        let read = || {
+            ReadCsv::<Vec<String>>::new()
+                .buffer_size(4)
+                .min_split_size(1)
+        };
+        assert_eq!(
+            run_to_completion(&read(), &file).unwrap(),
+            theirs,
+            "{text:?}"
+        );
         check_sdf_exhaustive_expecting(&fresh(read), &file, theirs, &ExhaustiveOptions::default())
             .unwrap_or_else(|v| panic!("{text:?}: {v}"));
     }
@@ -235,10 +250,22 @@ fn csv_that_breaks_the_quoting_rules_fails_naming_the_byte() {
     let dir = TempDir::new("csv-faults");
     // The text, the record's start, and what is said (with the byte where it breaks).
     let cases = [
-        ("a,b\n1,x\"y\n", 4, "at byte 7, a quote (\") in the middle of a field"),
-        ("a,b\n1,\"x\"y\n", 4, "at byte 9, the quote (\") that closes a quoted field is followed by 'y'"),
+        (
+            "a,b\n1,x\"y\n",
+            4,
+            "at byte 7, a quote (\") in the middle of a field",
+        ),
+        (
+            "a,b\n1,\"x\"y\n",
+            4,
+            "at byte 9, the quote (\") that closes a quoted field is followed by 'y'",
+        ),
         ("a,b\r1,2\r3,4\r", 0, "at byte 3, a carriage return"),
-        ("a,b\n1,\"open\n2,3\n", 4, "the quoted field opened at byte 6 is never closed"),
+        (
+            "a,b\n1,\"open\n2,3\n",
+            4,
+            "the quoted field opened at byte 6 is never closed",
+        ),
         ("a,b\n1,2,3\n", 4, "the record has 3 fields, the header 2"),
     ];
     for (i, (text, byte, what)) in cases.iter().enumerate() {
@@ -269,14 +296,27 @@ fn csv_that_breaks_the_quoting_rules_fails_naming_the_byte() {
         }
     }
     let file = dir.file("twice.csv", "a,a\n1,2\n");
-    let err = run_to_completion(&ReadCsv::rows(), &file).unwrap_err().to_string();
-    assert!(err.contains("byte 0 of") && err.contains("the header names column \"a\" twice"), "{err}");
-    assert_eq!(run_to_completion(&ReadCsv::<Vec<String>>::new(), &file).unwrap().len(), 1);
+    let err = run_to_completion(&ReadCsv::rows(), &file)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("byte 0 of") && err.contains("the header names column \"a\" twice"),
+        "{err}"
+    );
+    assert_eq!(
+        run_to_completion(&ReadCsv::<Vec<String>>::new(), &file)
+            .unwrap()
+            .len(),
+        1
+    );
     let rows = ReadCsv::<Vec<String>>::new().flexible(true);
     let file = dir.file("ragged.csv", "a,b\n1\n1,2,3\n");
     assert_eq!(
         run_to_completion(&rows, &file).unwrap(),
-        [vec!["1".to_string()], vec!["1".into(), "2".into(), "3".into()]]
+        [
+            vec!["1".to_string()],
+            vec!["1".into(), "2".into(), "3".into()]
+        ]
     );
 }
 
@@ -291,7 +331,10 @@ fn csv_rows_are_keyed_by_the_header() {
         .collect();
     assert_eq!(
         json,
-        [r#"{"id":"1","text":"a\nb"}"#, r#"{"id":"2","text":"\"q\""}"#]
+        [
+            r#"{"id":"1","text":"a\nb"}"#,
+            r#"{"id":"2","text":"\"q\""}"#
+        ]
     );
     assert_eq!(rows[1].get("text"), Some("\"q\""));
     assert!(Arc::ptr_eq(

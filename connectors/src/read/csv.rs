@@ -269,6 +269,43 @@ impl serde::Serialize for CsvRow {
     }
 }
 
+/// The inverse of the serialization: an object is a row under a header of its keys, an array
+/// a row without a header (so a row crosses a runner that encodes values with serde; each
+/// decoded row then holds its own copy of the header).
+impl<'de> serde::Deserialize<'de> for CsvRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CsvRow;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a CSV row: an object of fields by column, or an array of fields")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<CsvRow, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = seq.next_element::<String>()? {
+                    fields.push(field);
+                }
+                Ok(CsvRow::new(None, fields))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<CsvRow, A::Error> {
+                let (mut names, mut fields) = (Vec::new(), Vec::new());
+                while let Some((name, field)) = map.next_entry::<String, String>()? {
+                    names.push(name);
+                    fields.push(field);
+                }
+                Ok(CsvRow::new(Some(names), fields))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// A call's CSV state: the parser, the header, and buffers reused from record to record.
 pub struct CsvState {
     parser: csv_core::Reader,

@@ -181,10 +181,7 @@ pub(crate) fn quoted_before(
         if !inside.broken {
             outside.step(chunk, prev, eof, &rules);
         }
-        if !inside.broken
-            && !inside.record_ended
-            && too_long == TooLong::Fail
-            && read > look_ahead
+        if !inside.broken && !inside.record_ended && too_long == TooLong::Fail && read > look_ahead
         {
             // Inside quotes, the record holding `at` would be longer than the limit.
             inside.broken = true;

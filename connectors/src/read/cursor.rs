@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
 use super::codec::Codec;
-use super::format::Format;
 use super::csv_split;
+use super::format::Format;
 use super::frame::{CsvFault, Framed, Framer, Framing};
 use super::options::ReadOptions;
 use super::range::{Access, FileRange};

@@ -184,19 +184,11 @@ pub(crate) enum Framed<'a> {
 /// The result of one search of the buffer.
 enum Found {
     /// The delimiter occupies `[at, after)`.
-    End {
-        at: usize,
-        after: usize,
-    },
+    End { at: usize, after: usize },
     /// Not in the buffer; continue the search at this index once more bytes are in.
-    Not {
-        resume: usize,
-    },
+    Not { resume: usize },
     /// CSV that breaks the rules at this index.
-    Bad {
-        at: usize,
-        fault: CsvFault,
-    },
+    Bad { at: usize, fault: CsvFault },
 }
 
 /// Where a CSV search is: inside quotes or not, and where the open quoted field opened.
@@ -632,7 +624,10 @@ impl Framer {
                 }
             } else if byte == b'\n' {
                 if !quotes.inside {
-                    return Found::End { at: j, after: j + 1 };
+                    return Found::End {
+                        at: j,
+                        after: j + 1,
+                    };
                 }
                 return Found::Bad {
                     at: j,

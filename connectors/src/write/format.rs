@@ -309,3 +309,143 @@ impl Write for Tap {
 
 #[cfg(test)]
 mod tests;
+
+/// CSV of [`CsvRow`](crate::read::CsvRow)s, as [`ReadCsv::rows`](crate::ReadCsv::rows) reads
+/// them: each file starts with the header of its first row, and every row is written in that
+/// header's order, by name, so files whose columns come in another order are merged correctly.
+/// A row whose names are not the file's (other columns, or none) is an error, never a row
+/// under the wrong header; rows without a header make files without one.
+#[derive(Debug)]
+pub struct CsvRows {
+    delimiter: u8,
+    /// The header of each open file, by the sink's file number.
+    headers: std::collections::HashMap<u64, Option<Arc<crate::read::CsvHeader>>>,
+    file: u64,
+    /// For a row of another header: where each of the file's columns is in the row.
+    order: Vec<usize>,
+}
+
+impl CsvRows {
+    /// CSV rows separated by `,`.
+    pub fn new() -> Self {
+        CsvRows {
+            delimiter: b',',
+            headers: Default::default(),
+            file: 0,
+            order: Vec::new(),
+        }
+    }
+
+    /// Separates fields with `delimiter` instead of `,`.
+    pub fn delimiter(mut self, delimiter: u8) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    fn write<I: IntoIterator<Item = impl AsRef<[u8]>>>(
+        &self,
+        fields: I,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(false)
+            .from_writer(&mut *out);
+        w.write_record(fields)?;
+        w.flush()?;
+        Ok(())
+    }
+}
+
+impl Default for CsvRows {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FileFormat<crate::read::CsvRow> for CsvRows {
+    fn suffix(&self) -> &str {
+        ".csv"
+    }
+
+    fn fresh(&self) -> Option<Self> {
+        Some(CsvRows::new().delimiter(self.delimiter))
+    }
+
+    fn switch_file(&mut self, file: u64) {
+        self.file = file;
+    }
+
+    fn footer(&mut self, _out: &mut Vec<u8>) {
+        self.headers.remove(&self.file);
+    }
+
+    fn header(
+        &mut self,
+        first: &crate::read::CsvRow,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.headers.insert(self.file, first.header().cloned());
+        if let Some(header) = first.header() {
+            self.write(header.names(), out)?;
+        }
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        row: &crate::read::CsvRow,
+        _index: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let Some(file_header) = self.headers.get(&self.file) else {
+            return Err("a CSV row before its file's header".into());
+        };
+        let same = match (file_header, row.header()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a.names() == b.names(),
+            _ => false,
+        };
+        if same {
+            return self.write(row.fields(), out);
+        }
+        let names = |h: Option<&Arc<crate::read::CsvHeader>>| match h {
+            Some(h) => format!("{:?}", h.names()),
+            None => "no header".to_string(),
+        };
+        let mismatch = || -> EncodeError {
+            format!(
+                "a row with columns {} cannot go into a CSV file whose header is {}: the \
+                 inputs have different columns; write them to separate outputs",
+                names(row.header()),
+                names(file_header.as_ref())
+            )
+            .into()
+        };
+        let (Some(file_header), Some(header)) = (file_header, row.header()) else {
+            return Err(mismatch());
+        };
+        // The same names in another order: each of the file's columns, found by name.
+        self.order.clear();
+        if header.names().len() != file_header.names().len() {
+            return Err(mismatch());
+        }
+        for name in file_header.names() {
+            match header.names().iter().position(|n| n == name) {
+                Some(i) => self.order.push(i),
+                None => return Err(mismatch()),
+            }
+        }
+        let fields = row.fields();
+        if fields.len() != self.order.len() {
+            return Err(format!(
+                "a row with {} fields under a header of {} cannot be written by name",
+                fields.len(),
+                self.order.len()
+            )
+            .into());
+        }
+        let reordered: Vec<&str> = self.order.iter().map(|&i| fields[i].as_str()).collect();
+        self.write(reordered, out)
+    }
+}

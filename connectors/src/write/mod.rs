@@ -16,7 +16,7 @@ mod staging;
 pub use builder::WriteFilesBuilder;
 #[cfg(feature = "testing")]
 pub use faults::{FaultInjector, IoStep};
-pub use format::{Csv, EncodeError, FileFormat, Json, Text};
+pub use format::{Csv, CsvRows, EncodeError, FileFormat, Json, Text};
 pub use naming::FileNaming;
 #[cfg(feature = "parquet")]
 pub use parquet::{Parquet, WriteParquet};

@@ -21,7 +21,7 @@ use sdf_beam::translate::{
 use sdf_beam::{BeamError, BeamRunner, Create};
 use sdf_connectors::read::{LineDigest, ReadJsonValues, ReadLineDigests, TooLong};
 use sdf_connectors::{
-    Csv, FileFormat, FileMetadata, Json, ReadAvro, ReadCsv, ReadText, Text, WriteFiles,
+    CsvRows, FileFormat, FileMetadata, Json, ReadAvro, ReadCsv, ReadText, Text, WriteFiles,
 };
 use sdf_core::{SplittableDoFn, map_output, precombine};
 use serde::de::DeserializeOwned;
@@ -109,7 +109,12 @@ pub(crate) enum Ending {
 pub(crate) struct ReadPlan {
     pub format: Format,
     pub ending: Ending,
-    pub multiline: bool,
+    /// CSV: the first record is data (`--no-header`).
+    #[serde(default)]
+    pub no_header: bool,
+    /// CSV: rows of any length (`--flexible`).
+    #[serde(default)]
+    pub flexible: bool,
     pub limit: usize,
     pub files: Vec<FileMetadata>,
 }
@@ -277,10 +282,11 @@ impl ReadPlan {
                 records(files, read, ending, Text::new)
             }
             Format::Csv => {
-                let read = ReadCsv::<Vec<String>>::new()
-                    .multiline(self.multiline)
+                let read = ReadCsv::rows()
+                    .has_headers(!self.no_header)
+                    .flexible(self.flexible)
                     .max_record_length(limit, TooLong::Fail);
-                records(files, read, ending, Csv::new)
+                records(files, read, ending, CsvRows::new)
             }
             Format::Jsonl => {
                 let read = ReadJsonValues::new().max_record_length(limit, TooLong::Fail);

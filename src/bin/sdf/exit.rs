@@ -144,8 +144,12 @@ pub(crate) fn report(error: &(dyn Error + 'static)) -> (Code, String) {
 fn cli_words(message: &str) -> String {
     const WORDS: &[(&str, &str)] = &[
         (
-            "read such files with ReadCsv::multiline(true)",
-            "read such files with --multiline",
+            "accept such records with ReadCsv::flexible(true)",
+            "accept such records with --flexible",
+        ),
+        (
+            "read the header as a record (ReadCsv::has_headers(false))",
+            "read the header as a record (--no-header)",
         ),
         (
             "raise the maximum record length, or skip such records (TooLong::Skip)",

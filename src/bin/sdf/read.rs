@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use clap::Args;
 use sdf_connectors::read::{LineDigest, ReadJsonValues, ReadLineDigests, TooLong};
 use sdf_connectors::{
-    Csv, EmptyMatch, FileFormat, FileMetadata, Json, MatchOptions, ReadAvro, ReadCsv, ReadText,
+    CsvRows, EmptyMatch, FileFormat, FileMetadata, Json, MatchOptions, ReadAvro, ReadCsv, ReadText,
     Text, WriteFiles, match_pattern,
 };
 use sdf_core::{SplittableDoFn, precombine};
@@ -52,9 +52,21 @@ pub(crate) struct ReadArgs {
     /// Parallel workers [default: the number of cores].
     #[arg(long)]
     workers: Option<usize>,
-    /// CSV whose quoted fields may contain newlines: each file is then read whole.
-    #[arg(long)]
+    /// Accepted for older scripts: quoted CSV fields may always hold newlines, and files are
+    /// still split across workers.
+    #[arg(long, hide = true)]
     multiline: bool,
+    /// CSV: the first record is data, not a header; rows print as arrays.
+    #[arg(long)]
+    no_header: bool,
+    /// CSV: print rows as arrays of their fields instead of objects keyed by the header (the
+    /// header is still skipped).
+    #[arg(long)]
+    arrays: bool,
+    /// CSV: accept rows with another number of fields than the header (otherwise an error
+    /// naming the row).
+    #[arg(long)]
+    flexible: bool,
     /// No progress and no summary on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -151,7 +163,8 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
         let plan = crate::beam::ReadPlan {
             format: args.format,
             ending,
-            multiline: args.multiline,
+            no_header: args.no_header,
+            flexible: args.flexible,
             limit,
             files,
         };
@@ -208,10 +221,24 @@ pub(crate) async fn run(args: ReadArgs) -> Result<(), Box<dyn Error>> {
             )?;
         }
         Format::Csv => {
-            let read = ReadCsv::<Vec<String>>::new()
-                .multiline(args.multiline)
+            let read = ReadCsv::rows()
+                .has_headers(!args.no_header)
+                .flexible(args.flexible)
                 .max_record_length(limit, TooLong::Fail);
-            end(&mut p, source, read, &args, &counted, json, Csv::new())?;
+            let render = if args.arrays {
+                crate::sinks::csv_fields
+            } else {
+                json
+            };
+            end(
+                &mut p,
+                source,
+                read,
+                &args,
+                &counted,
+                render,
+                CsvRows::new(),
+            )?;
         }
         Format::Jsonl => {
             let read = ReadJsonValues::new().max_record_length(limit, TooLong::Fail);

@@ -17,6 +17,7 @@ pub(crate) trait Counted {
 
 impl Counted for String {}
 impl Counted for Vec<String> {}
+impl Counted for sdf_connectors::read::CsvRow {}
 impl Counted for serde_json::Value {}
 impl Counted for sdf_connectors::sonic_rs::Value {}
 
@@ -30,6 +31,14 @@ impl Counted for arrow_array::RecordBatch {
 /// How a record is printed: appended to the buffer as one line (without its newline), or why
 /// it cannot be (never printed in its place: the command fails).
 pub(crate) type Render<T> = fn(&T, &mut Vec<u8>) -> Result<(), String>;
+
+/// A CSV row as a JSON array of its fields (`--arrays`).
+pub(crate) fn csv_fields(
+    row: &sdf_connectors::read::CsvRow,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    serde_json::to_writer(&mut *out, row.fields()).map_err(|e| format!("{e}"))
+}
 
 /// The rows of a batch as JSON lines, without the last newline (the printer adds it).
 #[cfg(feature = "parquet")]
